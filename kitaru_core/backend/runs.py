@@ -1,0 +1,156 @@
+"""Read executions (ZenML pipeline runs) and map them to Kitaru models."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from zenml.enums import ExecutionStatus as ZenStatus
+
+from kitaru_core.backend.bootstrap import zenml_client
+from kitaru_core.backend.status import to_public
+from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
+from kitaru_core.models import (
+    ArtifactRef,
+    CheckpointCall,
+    Execution,
+    ExecutionStatus,
+    Failure,
+    PendingWait,
+)
+from kitaru_core.runtime.naming import RESULT_KEY, SPEC_KEY, user_text
+
+
+def get_run(exec_id: str, *, hydrate: bool = True) -> Any:
+    try:
+        run_id = UUID(str(exec_id))
+    except ValueError as exc:
+        raise KitaruUsageError(
+            f"'{exec_id}' is not an execution id (expected a UUID).",
+            hint="Find execution ids with `kitaru executions list`.",
+            details={"exec_id": exec_id},
+        ) from exc
+    try:
+        return zenml_client().zen_store.get_run(run_id, hydrate=hydrate)
+    except KeyError as exc:
+        raise KitaruNotFoundError(
+            f"No execution with id '{exec_id}'.",
+            hint="Find execution ids with `kitaru executions list`.",
+            details={"exec_id": exec_id},
+        ) from exc
+
+
+def run_status(exec_id: str) -> ExecutionStatus:
+    return to_public(get_run(exec_id, hydrate=False).status)
+
+
+def result_metadata(run: Any) -> dict[str, Any]:
+    value = (run.run_metadata or {}).get(RESULT_KEY)
+    return value if isinstance(value, dict) else {}
+
+
+def load_artifact(artifact_id: str) -> Any:
+    return zenml_client().get_artifact_version(UUID(artifact_id)).load()
+
+
+def saved_artifacts(run: Any, prefix: str) -> dict[str, str]:
+    """``save()`` name → artifact id, from the run and its checkpoints (cached ones included)."""
+    sources = [run.run_metadata or {}]
+    for step in (run.steps or {}).values():
+        sources.append(step.run_metadata or {})
+        if step.status == ZenStatus.CACHED and step.original_step_run_id:
+            original = zenml_client().zen_store.get_run_step(step.original_step_run_id)
+            sources.append(original.run_metadata or {})
+    found: dict[str, str] = {}
+    for metadata in sources:
+        for key, value in metadata.items():
+            if key.startswith(prefix):
+                found.setdefault(key[len(prefix) :], str(value))
+    return found
+
+
+def load_result(exec_id: str) -> Any:
+    """The flow's return value as a Python object (``None`` when it returned nothing)."""
+    artifact_id = result_metadata(get_run(exec_id)).get("artifact_id")
+    if not artifact_id:
+        return None
+    return load_artifact(artifact_id)
+
+
+def _step_attempts(step: Any) -> int:
+    return int(getattr(step, "version", 1) or 1)
+
+
+def _checkpoint_call(invocation_id: str, step: Any) -> CheckpointCall:
+    extra = (step.config.extra or {}) if step.config else {}
+    outputs = [
+        ArtifactRef(artifact_id=str(artifact.id), name=name, type=str(artifact.type))
+        for name, artifacts in (step.outputs or {}).items()
+        for artifact in artifacts
+    ]
+    return CheckpointCall(
+        call_id=invocation_id,
+        name=str(extra.get("kitaru_name", step.name)),
+        type=str(extra.get("kitaru_type", "checkpoint")),
+        status=to_public(step.status),
+        attempts=_step_attempts(step),
+        started_at=step.start_time,
+        ended_at=step.end_time,
+        cached=step.status == ZenStatus.CACHED,
+        outputs=outputs,
+    )
+
+
+def user_traceback(text: str) -> str:
+    """The traceback from the user's code on: ZenML's and Kitaru's own frames are dropped."""
+    lines = text.splitlines()
+    keep: list[str] = [lines[0]] if lines else []
+    skipping = False
+    for line in lines[1:]:
+        if line.startswith("  File "):
+            skipping = "/zenml/" in line or "/kitaru_core/runtime/" in line
+        if not skipping:
+            keep.append(line)
+    return user_text("\n".join(keep))
+
+
+def failure_of(run: Any) -> Failure | None:
+    """Where and why a run failed: the failed checkpoint's exception, else the run's reason."""
+    for invocation_id, step in (run.steps or {}).items():
+        if step.status == ZenStatus.FAILED:
+            info = step.exception_info
+            message = (info.message if info else None) or "checkpoint failed"
+            exception_type = None
+            if info and info.source:
+                exception_type = info.source.rsplit(".", 1)[-1]
+            return Failure(
+                checkpoint=invocation_id,
+                exception_type=exception_type,
+                message=user_text(message),
+                traceback=user_traceback(info.traceback) if info else None,
+            )
+    reason = getattr(run, "status_reason", None)
+    if to_public(run.status) == ExecutionStatus.FAILED:
+        return Failure(message=user_text(reason or "the flow failed"))
+    return None
+
+
+def to_execution(run: Any, *, pending_wait: PendingWait | None = None) -> Execution:
+    extra = run.config.extra or {}
+    result = result_metadata(run)
+    status = to_public(run.status)
+    return Execution(
+        exec_id=str(run.id),
+        flow=user_text(run.pipeline.name if run.pipeline else run.name),
+        status=status,
+        status_reason=user_text(run.status_reason) if getattr(run, "status_reason", None) else None,
+        started_at=run.start_time,
+        ended_at=run.end_time,
+        stack=run.stack.name if run.stack else None,
+        result=result.get("preview") if status == ExecutionStatus.COMPLETED else None,
+        checkpoints=[_checkpoint_call(i, s) for i, s in (run.steps or {}).items()],
+        pending_wait=pending_wait,
+        failure=failure_of(run) if status == ExecutionStatus.FAILED else None,
+        frozen_spec=dict(extra.get(SPEC_KEY) or {}),
+        original_exec_id=extra.get("kitaru_original_exec_id"),
+    )

@@ -1,0 +1,275 @@
+"""Kitaru's one error contract.
+
+Every error a user or an assistant can see is a :class:`KitaruError` with a stable ``code``,
+a ``message`` (what went wrong), a ``hint`` (what to do next), ``retryable`` and structured
+``details``. :func:`translate_exception` turns *any* exception — including ZenML's, SQLite's and
+pydantic's — into that shape, so no surface ever shows a raw traceback.
+
+This module imports nothing heavy: ZenML exceptions are recognised by their class names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KitaruError(Exception):
+    """Base of every Kitaru error."""
+
+    code: str = "kitaru_error"
+    default_hint: str = "Run `kitaru info` to check your setup, or re-run with KITARU_DEBUG=1."
+    default_retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        retryable: bool | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error body shared by MCP results and CLI JSON output."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "retryable": self.retryable,
+            "details": self.details,
+        }
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which default exception pickling loses; errors
+        # cross process boundaries (detached workers), so rebuild them from their attributes.
+        return (_rebuild_error, (type(self), self.__dict__.copy()))
+
+
+def _rebuild_error(cls: type[KitaruError], state: dict[str, Any]) -> KitaruError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+class KitaruUsageError(KitaruError):
+    """Bad arguments or configuration."""
+
+    code = "usage_error"
+    default_hint = "Check the arguments and configuration named in the message."
+
+
+class KitaruValidationError(KitaruUsageError):
+    """One or more fields failed validation; ``details['fields']`` maps field → problem."""
+
+    code = "validation_error"
+    default_hint = "Fix the fields named in the message and try again."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: dict[str, str] | None = None,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        merged = dict(details or {})
+        if fields:
+            merged["fields"] = dict(fields)
+        super().__init__(message, hint=hint, details=merged)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return dict(self.details.get("fields", {}))
+
+
+class KitaruNotFoundError(KitaruError):
+    """The named execution, stack, deployment, artifact… does not exist."""
+
+    code = "not_found"
+    default_hint = "List what exists (e.g. `kitaru executions list`) and use one of those names."
+
+
+class KitaruStateError(KitaruError):
+    """The operation is not allowed in the object's current state."""
+
+    code = "invalid_state"
+    default_hint = "Check the current state with a `get` call; the message says what is allowed."
+
+
+class KitaruContextError(KitaruError):
+    """A Kitaru API was used in the wrong place (e.g. ``wait()`` inside a checkpoint)."""
+
+    code = "context_error"
+    default_hint = "Call this API only where the message says it is allowed."
+
+
+class KitaruBackendError(KitaruError):
+    """The store, the server or ZenML failed."""
+
+    code = "backend_error"
+    default_hint = "Check the connection with `kitaru status`; re-run with KITARU_DEBUG=1 for more."
+    default_retryable = True
+
+
+class KitaruExecutionError(KitaruError):
+    """A flow failed. ``failure`` says which checkpoint, which exception and where."""
+
+    code = "execution_failed"
+    default_hint = (
+        "Inspect it with `kitaru executions get EXEC_ID`, fix the cause, then "
+        "`kitaru executions retry EXEC_ID`."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exec_id: str | None = None,
+        failure: dict[str, Any] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        details: dict[str, Any] = {}
+        if exec_id:
+            details["exec_id"] = exec_id
+        if failure:
+            details["failure"] = failure
+        super().__init__(message, hint=hint, details=details)
+        self.exec_id = exec_id
+        self.failure = failure or {}
+
+
+class KitaruWaitValidationError(KitaruValidationError):
+    """An answer to a ``wait()`` does not fit the wait's schema."""
+
+    code = "wait_validation_error"
+    default_hint = "Send a value that matches the wait's JSON schema (see `executions waiting`)."
+
+
+class KitaruFeatureNotAvailableError(KitaruError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    code = "feature_not_available"
+
+    def __init__(self, message: str, *, extra: str, details: dict[str, Any] | None = None) -> None:
+        merged = {"extra": extra, **(details or {})}
+        super().__init__(
+            message, hint=f"Install it with: pip install 'kitaru-mcp[{extra}]'", details=merged
+        )
+
+
+class KitaruModeForbiddenError(KitaruError):
+    """An MCP tool is not available in the server's capability mode."""
+
+    code = "mode_forbidden"
+    default_hint = "Restart kitaru-mcp with a mode that allows this tool (--mode)."
+
+
+class KitaruTimeoutError(KitaruError):
+    """Waiting for something took longer than allowed."""
+
+    code = "timeout"
+    default_hint = "Wait longer, or check progress with `kitaru executions get EXEC_ID`."
+    default_retryable = True
+
+
+# Class-name based recognition keeps ZenML, SQLAlchemy and pydantic out of this module's imports.
+_NOT_FOUND_NAMES = {"KeyError", "ZenKeyError", "EntityNotFoundError", "DoesNotExistException"}
+_STATE_NAMES = {
+    "IllegalOperationError",
+    "EntityExistsError",
+    "RunStoppedException",
+    "MethodNotAllowedError",
+}
+_VALIDATION_NAMES = {"ValidationError", "StackValidationError"}
+_AUTH_NAMES = {"AuthorizationException", "CredentialsNotValid", "AuthenticationError", "OAuthError"}
+_CONNECTION_NAMES = {"ConnectionError", "OperationalError", "ConnectTimeout", "ReadTimeout"}
+# Server-side errors sometimes embed a remote traceback in their message; it is never shown.
+_TRACEBACK_MARKER = "Traceback (most recent call last)"
+_MAX_MESSAGE = 2000
+
+
+def _name_chain(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _message_text(exc: BaseException) -> str:
+    """The exception's own message: unquoted, without embedded tracebacks, bounded in size."""
+    text = str(exc)
+    if _TRACEBACK_MARKER in text:
+        text = text.split(_TRACEBACK_MARKER, 1)[0]
+    # KeyError's str() is the repr of its argument, hence the quotes.
+    text = text.strip().strip("'\"").strip()
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "… (truncated)"
+    return text
+
+
+def _pydantic_fields(exc: BaseException) -> dict[str, str] | None:
+    errors = getattr(exc, "errors", None)
+    if type(exc).__name__ != "ValidationError" or not callable(errors):
+        return None
+    try:
+        items = list(errors())
+    except Exception:  # another library's ValidationError with a different errors()
+        return None
+    fields: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        location = ".".join(str(part) for part in item.get("loc", ())) or "value"
+        fields[location] = str(item.get("msg", "invalid"))
+    return fields
+
+
+def translate_exception(exc: BaseException) -> KitaruError:
+    """Turn any exception into a :class:`KitaruError` (a Kitaru error is returned unchanged).
+
+    The result never contains traceback text; the original exception's type is kept in
+    ``details['exception_type']`` for diagnosis.
+    """
+    if isinstance(exc, KitaruError):
+        return exc
+    names = _name_chain(exc)
+    own_text = _message_text(exc)
+    text = own_text or type(exc).__name__
+    kind = {"exception_type": type(exc).__name__}
+    fields = _pydantic_fields(exc)
+    if fields is not None:
+        summary = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
+        return KitaruValidationError(f"Invalid input — {summary}", fields=fields, details=kind)
+    if names & _NOT_FOUND_NAMES:
+        return KitaruNotFoundError(text, details=kind)
+    if names & _STATE_NAMES:
+        return KitaruStateError(text, details=kind)
+    if names & _VALIDATION_NAMES:
+        return KitaruValidationError(text, details=kind)
+    if names & _AUTH_NAMES:
+        return KitaruBackendError(
+            f"Not authorised by the server: {text}",
+            hint="Log in again with `kitaru login` or check KITARU_AUTH_TOKEN.",
+            retryable=False,
+            details=kind,
+        )
+    if names & _CONNECTION_NAMES or "database is locked" in text:
+        return KitaruBackendError(f"Could not reach the store: {text}", details=kind)
+    if isinstance(exc, TimeoutError):
+        return KitaruTimeoutError(text, details=kind)
+    if isinstance(exc, (ValueError, TypeError)):
+        return KitaruUsageError(text, details=kind)
+    origin = "ZenML error" if type(exc).__module__.startswith("zenml") else type(exc).__name__
+    message = f"{origin}: {own_text}" if own_text else f"{origin} (no message)"
+    return KitaruBackendError(message, retryable=False, details=kind)
+
+
+def error_body(exc: BaseException) -> dict[str, Any]:
+    """``{"error": {code, message, hint, retryable, details}}`` for any exception."""
+    return {"error": translate_exception(exc).to_dict()}

@@ -1,0 +1,121 @@
+"""Pydantic domain models: the language between the layers and every surface."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExecutionStatus(StrEnum):
+    """The five public execution statuses, rendered as the bare word everywhere."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (
+            ExecutionStatus.COMPLETED,
+            ExecutionStatus.FAILED,
+            ExecutionStatus.CANCELLED,
+        )
+
+
+class StackInfo(_Model):
+    """The SDK's small view of a stack."""
+
+    id: str
+    name: str
+    is_active: bool
+
+
+class StackListItem(StackInfo):
+    """A stack in ``list`` output: adds whether Kitaru created (manages) it."""
+
+    is_managed: bool
+
+
+class StackComponentInfo(_Model):
+    type: str
+    name: str
+    flavor: str
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    is_managed: bool = False
+
+
+class StackDetails(StackListItem):
+    """``stack show``: components, flavors, key configuration and connector."""
+
+    stack_type: str
+    components: list[StackComponentInfo] = Field(default_factory=list)
+    connector: dict[str, Any] | None = None
+
+
+class ArtifactRef(_Model):
+    artifact_id: str
+    name: str
+    type: str | None = None
+
+
+class Failure(_Model):
+    """Why an execution failed: where, which exception, the message and the traceback."""
+
+    checkpoint: str | None = None
+    exception_type: str | None = None
+    message: str
+    traceback: str | None = None
+
+
+class CheckpointCall(_Model):
+    call_id: str
+    name: str
+    type: str = "checkpoint"
+    status: ExecutionStatus
+    attempts: int = 1
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    cached: bool = False
+    outputs: list[ArtifactRef] = Field(default_factory=list)
+
+
+class PendingWait(_Model):
+    name: str
+    question: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class Execution(_Model):
+    exec_id: str
+    flow: str
+    status: ExecutionStatus
+    status_reason: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    stack: str | None = None
+    result: Any = None
+    checkpoints: list[CheckpointCall] = Field(default_factory=list)
+    pending_wait: PendingWait | None = None
+    failure: Failure | None = None
+    frozen_spec: dict[str, Any] = Field(default_factory=dict)
+    original_exec_id: str | None = None
+
+
+class LogEntry(_Model):
+    timestamp: datetime | None = None
+    level: str = "INFO"
+    checkpoint: str | None = None
+    message: str

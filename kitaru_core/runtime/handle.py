@@ -1,0 +1,60 @@
+"""``FlowHandle``: follow one execution and get its result."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kitaru_core.errors import KitaruExecutionError, KitaruTimeoutError
+from kitaru_core.models import ExecutionStatus
+
+
+class FlowHandle:
+    """A started execution: its ``exec_id``, its live ``status`` and ``wait()`` for its result."""
+
+    def __init__(self, exec_id: str) -> None:
+        self.exec_id = exec_id
+
+    def __repr__(self) -> str:
+        return f"FlowHandle(exec_id={self.exec_id!r})"
+
+    @property
+    def status(self) -> ExecutionStatus:
+        from kitaru_core.backend.runs import run_status
+
+        return run_status(self.exec_id)
+
+    def wait(self, timeout: float | None = None, *, poll_interval: float = 0.2) -> Any:
+        """Block until the execution finishes; return its result or raise why it did not.
+
+        A waiting execution keeps this call blocked until it is answered (or ``timeout``).
+        """
+        from kitaru_core.backend.runs import failure_of, get_run, load_result
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = self.status
+            if status == ExecutionStatus.COMPLETED:
+                return load_result(self.exec_id)
+            if status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
+                failure = failure_of(get_run(self.exec_id))
+                verb = "failed" if status == ExecutionStatus.FAILED else "was cancelled"
+                where = (
+                    f" in checkpoint '{failure.checkpoint}'"
+                    if failure and failure.checkpoint
+                    else ""
+                )
+                what = (
+                    f": {failure.exception_type or 'Error'}: {failure.message}" if failure else ""
+                )
+                raise KitaruExecutionError(
+                    f"Execution {self.exec_id} {verb}{where}{what}",
+                    exec_id=self.exec_id,
+                    failure=failure.model_dump(mode="json") if failure else None,
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise KitaruTimeoutError(
+                    f"Execution {self.exec_id} is still {status.value} after {timeout} s.",
+                    details={"exec_id": self.exec_id, "status": status.value},
+                )
+            time.sleep(poll_interval)

@@ -1,0 +1,235 @@
+"""Start flows on ZenML: build the dynamic pipeline, resolve settings, run, record results."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kitaru_core.config.resolver import (
+    ExecutionConfig,
+    ExecutionOverrides,
+    resolve_execution_config,
+)
+from kitaru_core.errors import KitaruNotFoundError
+from kitaru_core.runtime import context, liveness, terminal
+from kitaru_core.runtime.naming import (
+    RESULT_KEY,
+    SOURCE_ROOT_KEY,
+    SPEC_KEY,
+    flow_alias,
+    publish_alias,
+)
+from kitaru_core.runtime.primitives import FlowSuspended
+
+if TYPE_CHECKING:
+    from kitaru_core.runtime.flow import Flow
+    from kitaru_core.runtime.handle import FlowHandle
+
+PREVIEW_LIMIT = 16_000
+
+_started_lock = threading.Lock()
+_last_started: dict[int, str] = {}
+# Called with the exec_id as soon as a flow body starts (the detached worker reports it).
+started_listeners: list[Callable[[str], None]] = []
+
+
+def build_pipeline(flow: Flow) -> Any:
+    from zenml import pipeline
+
+    alias = flow_alias(flow.name)
+
+    @functools.wraps(flow.func)
+    def entrypoint(*args: Any, **kwargs: Any) -> None:
+        run_flow_body(flow, args, kwargs)
+
+    entrypoint.__name__ = alias
+    entrypoint.__qualname__ = alias
+    zenml_pipeline = pipeline(dynamic=True, name=flow.name)(entrypoint)
+    publish_alias(flow.func.__module__, alias, zenml_pipeline)
+    return zenml_pipeline
+
+
+def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """The body ZenML runs: the user's function inside a Kitaru flow scope."""
+    from zenml.execution.pipeline.dynamic.run_context import DynamicPipelineRunContext
+
+    run_context = DynamicPipelineRunContext.get()
+    assert run_context is not None, "a flow body runs inside a ZenML dynamic run"
+    run = run_context.run
+    exec_id = str(run.id)
+    with _started_lock:
+        _last_started[threading.get_ident()] = exec_id
+    for listener in list(started_listeners):
+        listener(exec_id)
+    scope = context.FlowScope(exec_id=exec_id, flow=flow.name, overrides=_overrides_of(run))
+    token = context.enter_flow(scope)
+    heartbeat = liveness.Heartbeat(exec_id)
+    terminal.flow_started(flow.name, exec_id, run.stack.name if run.stack else None)
+    try:
+        value = flow.func(*args, **kwargs)
+        record_result(exec_id, flow.name, scope, value)
+    except FlowSuspended as signal:
+        raise signal.original from None  # ZenML pauses or stops the run on its own signal
+    finally:
+        context.exit_flow(token)
+        heartbeat.stop()
+
+
+def _overrides_of(run: Any) -> dict[str, Any]:
+    extra = run.config.extra or {}
+    return dict(extra.get("kitaru_overrides") or {})
+
+
+def record_result(exec_id: str, flow_name: str, scope: context.FlowScope, value: Any) -> None:
+    """Store the flow's return value as an artifact and its JSON preview as run metadata."""
+    from zenml import log_metadata, save_artifact
+
+    artifact_id: str | None = None
+    if value is not None:
+        artifact = scope.artifact_for(value)
+        if artifact is None:
+            artifact = save_artifact(value, name=f"{flow_name}_result")
+        artifact_id = str(artifact.id)
+    preview, truncated = render_preview(value)
+    log_metadata(
+        metadata={
+            RESULT_KEY: {"artifact_id": artifact_id, "preview": preview, "truncated": truncated}
+        },
+        run_id_name_or_prefix=exec_id,
+    )
+
+
+def render_preview(value: Any, limit: int = PREVIEW_LIMIT) -> tuple[Any, bool]:
+    """A JSON-able rendering of ``value``, bounded to ``limit`` characters of JSON."""
+    from pydantic_core import to_jsonable_python
+
+    try:
+        jsonable = to_jsonable_python(value, fallback=repr)
+    except Exception:
+        jsonable = repr(value)
+    text = json.dumps(jsonable, default=repr)
+    if len(text) <= limit:
+        return jsonable, False
+    return text[:limit], True
+
+
+def _stack_id(client: Any, name_or_id: str) -> str:
+    try:
+        return str(client.get_stack(name_or_id, allow_name_prefix_match=False).id)
+    except KeyError as exc:
+        names = sorted(stack.name for stack in client.list_stacks(size=200).items)
+        raise KitaruNotFoundError(
+            f"No stack named '{name_or_id}'. Existing stacks: {', '.join(names)}.",
+            hint="Create it with `kitaru stack create NAME` or pick one of the listed stacks.",
+            details={"stack": name_or_id, "available": names},
+        ) from exc
+
+
+@contextlib.contextmanager
+def temporary_stack(stack_id: str) -> Iterator[None]:
+    """Run on ``stack_id`` for one execution without changing the persisted active stack."""
+    previous = os.environ.get("ZENML_ACTIVE_STACK_ID")
+    os.environ["ZENML_ACTIVE_STACK_ID"] = stack_id
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ZENML_ACTIVE_STACK_ID", None)
+        else:
+            os.environ["ZENML_ACTIVE_STACK_ID"] = previous
+
+
+def resolve_config(flow: Flow, invocation: ExecutionOverrides) -> ExecutionConfig:
+    from kitaru_core.backend.bootstrap import zenml_client
+
+    client = zenml_client()
+    return resolve_execution_config(
+        invocation=invocation,
+        flow=flow.defaults,
+        active_stack=lambda: client.active_stack_model.name,
+    )
+
+
+def configured_pipeline(
+    flow: Flow, config: ExecutionConfig, inputs: dict[str, Any], extra: dict[str, Any] | None = None
+) -> Any:
+    """The flow's pipeline with the resolved settings and the frozen spec attached."""
+    from zenml.config.retry_config import StepRetryConfig
+
+    retries = config.retries.value
+    spec = config.frozen_spec({"flow": flow.name})
+    options: dict[str, Any] = {
+        "enable_cache": config.cache.value,
+        "extra": {SPEC_KEY: spec, SOURCE_ROOT_KEY: str(flow_source_root(flow)), **(extra or {})},
+    }
+    if retries:
+        options["retry"] = StepRetryConfig(max_retries=retries, delay=0, backoff=1)
+    image = config.image.value
+    if image is not None:
+        options["settings"] = {"docker": _docker_settings(image)}
+    return flow.zenml_pipeline().with_options(**options)
+
+
+def flow_source_root(flow: Flow) -> Path:
+    """Where the flow's module is imported from when the run is resumed or replayed."""
+    from kitaru_core.runtime.loader import source_root_for
+
+    file = getattr(sys.modules.get(flow.func.__module__), "__file__", None)
+    return source_root_for(Path(file) if file else None)
+
+
+def use_source_root(root: str | Path) -> None:
+    """Make ZenML resolve and reload flow modules relative to ``root``."""
+    from zenml.utils import source_utils
+
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    source_utils.set_custom_source_root(str(root))
+
+
+def _docker_settings(image: Any) -> Any:
+    from zenml.config import DockerSettings
+
+    image = image.with_kitaru_requirement()
+    return DockerSettings(
+        parent_image=image.base_image,
+        requirements=image.requirements or None,
+        apt_packages=image.apt_packages,
+        environment=image.environment,
+        dockerfile=image.dockerfile,
+        replicate_local_python_environment=image.replicate_local_python_environment or None,
+    )
+
+
+def launch(flow: Flow, inputs: dict[str, Any], invocation: ExecutionOverrides) -> FlowHandle:
+    """Run ``flow`` with ``inputs`` and return its handle (in this process, on ZenML)."""
+    from kitaru_core.backend.bootstrap import zenml_client
+    from kitaru_core.runtime.handle import FlowHandle
+
+    client = zenml_client()
+    config = resolve_config(flow, invocation)
+    stack_id = _stack_id(client, str(config.stack.value))
+    use_source_root(flow_source_root(flow))
+    pipeline = configured_pipeline(flow, config, inputs)
+    thread = threading.get_ident()
+    with _started_lock:
+        _last_started.pop(thread, None)
+    error: BaseException | None = None
+    with temporary_stack(stack_id):
+        try:
+            run = pipeline(**inputs)
+        except Exception as exc:  # the run failed; its record says why
+            run, error = None, exc
+    exec_id = str(run.id) if run is not None else _last_started.get(thread)
+    if exec_id is None:
+        raise error if error is not None else RuntimeError("the flow did not start")
+    handle = FlowHandle(exec_id)
+    terminal.flow_finished(flow.name, exec_id, handle.status.value)
+    return handle

@@ -1,0 +1,93 @@
+"""Which process runs an execution, and is it alive?
+
+Every process that runs a flow body keeps a small file ``runs/<exec_id>.json`` in the config dir
+with its pid and a heartbeat refreshed every few seconds. A reader that finds an execution
+``running`` whose process is gone (or whose heartbeat stopped) knows it crashed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kitaru_core.config.paths import runs_dir
+
+HEARTBEAT_INTERVAL = 5.0
+# A worker whose heartbeat is older than this is considered dead even if its pid was reused.
+STALE_AFTER = 30.0
+
+
+def _path(exec_id: str) -> Path:
+    return runs_dir() / f"{exec_id}.json"
+
+
+def _write(exec_id: str, record: dict[str, Any]) -> None:
+    path = _path(exec_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read(exec_id: str) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(_path(exec_id).read_text(encoding="utf-8")))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_alive(record: dict[str, Any], now: float | None = None) -> bool:
+    """Whether the process in ``record`` still runs the execution."""
+    if record.get("host") != socket.gethostname():
+        # Another machine: only the heartbeat can tell.
+        return (now or time.time()) - float(record.get("heartbeat", 0)) < STALE_AFTER
+    if not pid_alive(int(record.get("pid", 0))):
+        return False
+    return (now or time.time()) - float(record.get("heartbeat", 0)) < STALE_AFTER
+
+
+class Heartbeat:
+    """Marks this process as the runner of ``exec_id`` until :meth:`stop`."""
+
+    def __init__(self, exec_id: str) -> None:
+        self.exec_id = exec_id
+        self._stop = threading.Event()
+        self._record = {
+            "exec_id": exec_id,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.time(),
+            "heartbeat": time.time(),
+        }
+        _write(exec_id, self._record)
+        self._thread = threading.Thread(target=self._beat, name="kitaru-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_INTERVAL):
+            self._record["heartbeat"] = time.time()
+            with contextlib.suppress(OSError):
+                _write(self.exec_id, self._record)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._record["heartbeat"] = time.time()
+        self._record["finished"] = True
+        with contextlib.suppress(OSError):
+            _write(self.exec_id, self._record)

@@ -1,0 +1,76 @@
+"""The detached worker: runs one job (start, resume, …) of an execution in its own process.
+
+The parent sends a JSON job on stdin and reads one JSON line from the report pipe: either
+``{"exec_id": ...}`` as soon as the flow body starts, or ``{"error": {...}}`` when the job
+could not start. Everything the flow prints goes to the worker's log file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from kitaru_core.errors import KitaruUsageError, translate_exception
+
+
+class _Reporter:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.sent = False
+
+    def send(self, payload: dict[str, Any]) -> None:
+        if self.sent or self.fd < 0:
+            return
+        self.sent = True
+        try:
+            os.write(self.fd, (json.dumps(payload) + "\n").encode())
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def run_job(job: dict[str, Any], reporter: _Reporter) -> None:
+    from kitaru_core.runtime import launcher
+
+    launcher.started_listeners.append(lambda exec_id: reporter.send({"exec_id": exec_id}))
+    kind = job.get("kind")
+    if kind == "run":
+        from kitaru_core.runtime.loader import load_flow
+
+        flow, _ = load_flow(str(job["target"]))
+        inputs = job.get("inputs") or {}
+        if not isinstance(inputs, dict):
+            raise KitaruUsageError("Flow inputs must be a JSON object of parameter names.")
+        flow.bind_inputs((), inputs)
+        flow.run(stack=job.get("stack"), **inputs)
+    elif kind == "resume":
+        from kitaru_core.backend.control import resume_in_process
+
+        reporter.send({"exec_id": job["exec_id"]})
+        resume_in_process(str(job["exec_id"]))
+    else:
+        raise KitaruUsageError(f"Unknown worker job kind {kind!r}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    reporter = _Reporter(int(args[0]) if args else -1)
+    try:
+        job = json.loads(sys.stdin.read() or "{}")
+        if job.get("cwd"):
+            os.chdir(job["cwd"])
+        run_job(job, reporter)
+    except BaseException as exc:
+        error = translate_exception(exc)
+        reporter.send({"error": error.to_dict()})
+        print(f"[kitaru] worker stopped: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        reporter.send({"error": {"code": "not_started", "message": "The flow did not start."}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
