@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from kitaru_core.config.env import read_env
 from kitaru_core.config.paths import ensure_config_dir
-from kitaru_core.config.zenml_env import translate
+from kitaru_core.config.resolver import configured_connection, resolve_connection
+from kitaru_core.config.zenml_env import project_name_to_resolve, translate
 from kitaru_core.errors import KitaruBackendError, KitaruUsageError, translate_exception
 
 if TYPE_CHECKING:
@@ -20,16 +21,26 @@ _client: Client | None = None
 
 def prepare_environment() -> None:
     """Validate ``KITARU_*`` and map them to ``ZENML_*`` — before ZenML is first imported."""
-    env = read_env()
-    if env.server_url and not env.project:
-        raise KitaruUsageError(
-            "KITARU_SERVER_URL points at a remote server but KITARU_PROJECT is not set.",
-            hint="Set KITARU_PROJECT to the project to work in "
-            "(e.g. export KITARU_PROJECT=default).",
-            details={"missing": "KITARU_PROJECT"},
-        )
+    read_env()  # validates every KITARU_* variable
+    resolve_connection().require_project()
     translate(os.environ)
     ensure_config_dir()
+
+
+def _select_project(client: Client) -> None:
+    """Point ZenML at the configured project by id (ZenML's variable only accepts ids)."""
+    name = configured_connection().project or project_name_to_resolve(os.environ)
+    if not name:
+        return
+    try:
+        project_id = client.get_project(name).id
+    except KeyError as exc:
+        raise KitaruUsageError(
+            f"Project '{name}' does not exist on this server.",
+            hint="Check KITARU_PROJECT (or configure(project=...)).",
+            details={"project": name},
+        ) from exc
+    os.environ["ZENML_ACTIVE_PROJECT_ID"] = str(project_id)
 
 
 def zenml_client() -> Client:
@@ -48,6 +59,9 @@ def zenml_client() -> Client:
                 quiet_zenml()
                 client = Client()
                 _ = client.zen_store  # connect now, so failures surface here with a clear error
+                _select_project(client)
+            except KitaruUsageError:
+                raise
             except Exception as exc:
                 error = translate_exception(exc)
                 raise KitaruBackendError(

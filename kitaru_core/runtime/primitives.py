@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, WithJsonSchema
 
 from kitaru_core.config.image import ImageInput
-from kitaru_core.config.resolver import ExecutionOverrides, configure_defaults
+from kitaru_core.config.resolver import configure as configure_settings
 from kitaru_core.errors import KitaruContextError, KitaruNotFoundError, KitaruUsageError
 from kitaru_core.runtime import context
 
@@ -154,14 +153,9 @@ def configure(
     image: ImageInput | None = None,
     project: str | None = None,
 ) -> None:
-    """Set process-local defaults for flows started in this process."""
-    configure_defaults(
-        ExecutionOverrides.build(
-            stack=stack, cache=cache, retries=retries, image=image, source="configure()"
-        )
-    )
-    if project is not None:
-        if not project.strip():
-            raise KitaruUsageError("configure(project=...) must be a non-empty project name.")
-        # The highest connection layer; read when the store connection is opened.
-        os.environ["ZENML_ACTIVE_PROJECT_ID"] = project.strip()
+    """Set process-local defaults for flows started in this process.
+
+    They rank above environment variables and ``[tool.kitaru]`` and below ``@flow(...)`` and
+    ``run(...)`` arguments; the persisted active stack is not changed.
+    """
+    configure_settings(stack=stack, cache=cache, retries=retries, image=image, project=project)
