@@ -6,6 +6,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+from kitaru_core.backend import tuning
 from kitaru_core.config.env import read_env
 from kitaru_core.config.paths import ensure_config_dir
 from kitaru_core.config.resolver import configured_connection, resolve_connection
@@ -60,6 +61,7 @@ def zenml_client() -> Client:
                 client = Client()
                 _ = client.zen_store  # connect now, so failures surface here with a clear error
                 _select_project(client)
+                tuning.apply(client)
             except KitaruUsageError:
                 raise
             except Exception as exc:

@@ -71,7 +71,10 @@ def saved_artifacts(run: Any, prefix: str) -> dict[str, str]:
 
 def load_result(exec_id: str) -> Any:
     """The flow's return value as a Python object (``None`` when it returned nothing)."""
-    artifact_id = result_metadata(get_run(exec_id)).get("artifact_id")
+    record = result_metadata(get_run(exec_id))
+    if record.get("inline"):
+        return record.get("preview")
+    artifact_id = record.get("artifact_id")
     if not artifact_id:
         return None
     return load_artifact(artifact_id)

@@ -146,6 +146,16 @@ def _load_outputs(outputs: Any, scope: context.FlowScope) -> Any:
     return value
 
 
+def _call_id(default: str) -> str:
+    """The invocation id of the running checkpoint call (``fetch``, ``fetch_2``, …)."""
+    from zenml import get_step_context
+
+    try:
+        return str(get_step_context().step_run.name)
+    except Exception:
+        return default
+
+
 def _build_step(checkpoint: Checkpoint) -> Any:
     from zenml import step
     from zenml.config.retry_config import StepRetryConfig
@@ -155,7 +165,7 @@ def _build_step(checkpoint: Checkpoint) -> Any:
 
     @functools.wraps(func)
     def entrypoint(*args: Any, **kwargs: Any) -> Any:
-        token = context.enter_checkpoint(checkpoint.name)
+        token = context.enter_checkpoint(_call_id(checkpoint.name))
         started = terminal.checkpoint_started(checkpoint.name)
         try:
             value = func(*args, **kwargs)

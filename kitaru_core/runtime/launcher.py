@@ -18,8 +18,9 @@ from kitaru_core.config.resolver import (
     resolve_execution_config,
 )
 from kitaru_core.errors import KitaruNotFoundError
-from kitaru_core.runtime import context, liveness, terminal
+from kitaru_core.runtime import context, liveness, logcapture, terminal
 from kitaru_core.runtime.naming import (
+    LOCAL_LOGS_KEY,
     RESULT_KEY,
     SOURCE_ROOT_KEY,
     SPEC_KEY,
@@ -71,6 +72,9 @@ def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     scope = context.FlowScope(exec_id=exec_id, flow=flow.name, overrides=_overrides_of(run))
     token = context.enter_flow(scope)
     heartbeat = liveness.Heartbeat(exec_id)
+    local_logs = bool((run.config.extra or {}).get(LOCAL_LOGS_KEY))
+    if local_logs:
+        logcapture.start(exec_id)
     terminal.flow_started(flow.name, exec_id, run.stack.name if run.stack else None)
     try:
         value = flow.func(*args, **kwargs)
@@ -80,6 +84,8 @@ def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     finally:
         context.exit_flow(token)
         heartbeat.stop()
+        if local_logs:
+            logcapture.stop(exec_id)
 
 
 def _overrides_of(run: Any) -> dict[str, Any]:
@@ -88,22 +94,39 @@ def _overrides_of(run: Any) -> dict[str, Any]:
 
 
 def record_result(exec_id: str, flow_name: str, scope: context.FlowScope, value: Any) -> None:
-    """Store the flow's return value as an artifact and its JSON preview as run metadata."""
-    from zenml import log_metadata, save_artifact
+    """Store the flow's return value: plain JSON values inline in the run's metadata, anything
+    else (pydantic models, objects) as an artifact, with a JSON preview either way."""
+    from uuid import UUID
 
-    artifact_id: str | None = None
-    if value is not None:
+    from zenml import save_artifact
+    from zenml.client import Client
+    from zenml.enums import MetadataResourceTypes
+    from zenml.models import RunMetadataResource
+
+    preview, truncated = render_preview(value)
+    record: dict[str, Any] = {"preview": preview, "truncated": truncated, "inline": False}
+    if not truncated and is_plain_json(value):
+        record["inline"] = True
+    elif value is not None:
         artifact = scope.artifact_for(value)
         if artifact is None:
             artifact = save_artifact(value, name=f"{flow_name}_result")
-        artifact_id = str(artifact.id)
-    preview, truncated = render_preview(value)
-    log_metadata(
-        metadata={
-            RESULT_KEY: {"artifact_id": artifact_id, "preview": preview, "truncated": truncated}
-        },
-        run_id_name_or_prefix=exec_id,
+        record["artifact_id"] = str(artifact.id)
+    Client().create_run_metadata(
+        metadata={RESULT_KEY: record},
+        resources=[RunMetadataResource(id=UUID(exec_id), type=MetadataResourceTypes.PIPELINE_RUN)],
     )
+
+
+def is_plain_json(value: Any) -> bool:
+    """Whether ``value`` survives a JSON round trip unchanged (same types, same content)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return not isinstance(value, float) or value == value  # NaN does not round-trip
+    if type(value) is list:
+        return all(is_plain_json(item) for item in value)
+    if type(value) is dict:
+        return all(type(k) is str and is_plain_json(v) for k, v in value.items())
+    return False
 
 
 def render_preview(value: Any, limit: int = PREVIEW_LIMIT) -> tuple[Any, bool]:
@@ -157,17 +180,46 @@ def resolve_config(flow: Flow, invocation: ExecutionOverrides) -> ExecutionConfi
     )
 
 
+def is_local_stack(stack_id: str) -> bool:
+    """Whether the stack's orchestrator runs flows in this machine's processes."""
+    from zenml.enums import StackComponentType
+
+    from kitaru_core.backend.bootstrap import zenml_client
+
+    stack = zenml_client().get_stack(stack_id)
+    orchestrators = stack.components.get(StackComponentType.ORCHESTRATOR) or []
+    return all(component.flavor_name == "local" for component in orchestrators)
+
+
 def configured_pipeline(
-    flow: Flow, config: ExecutionConfig, inputs: dict[str, Any], extra: dict[str, Any] | None = None
+    flow: Flow,
+    config: ExecutionConfig,
+    *,
+    local: bool,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
-    """The flow's pipeline with the resolved settings and the frozen spec attached."""
+    """The flow's pipeline with the resolved settings and the frozen spec attached.
+
+    Artifact metadata and visualizations (which Kitaru never shows) are not computed; on a
+    local stack Kitaru keeps the logs itself (see ``logcapture``) instead of ZenML's per-step
+    log storage. Both save several store writes per checkpoint.
+    """
     from zenml.config.retry_config import StepRetryConfig
 
     retries = config.retries.value
     spec = config.frozen_spec({"flow": flow.name})
     options: dict[str, Any] = {
         "enable_cache": config.cache.value,
-        "extra": {SPEC_KEY: spec, SOURCE_ROOT_KEY: str(flow_source_root(flow)), **(extra or {})},
+        "enable_artifact_metadata": False,
+        "enable_artifact_visualization": False,
+        "enable_step_logs": not local,
+        "enable_pipeline_logs": not local,
+        "extra": {
+            SPEC_KEY: spec,
+            SOURCE_ROOT_KEY: str(flow_source_root(flow)),
+            LOCAL_LOGS_KEY: local,
+            **(extra or {}),
+        },
     }
     if retries:
         options["retry"] = StepRetryConfig(max_retries=retries, delay=0, backoff=1)
@@ -211,13 +263,14 @@ def _docker_settings(image: Any) -> Any:
 def launch(flow: Flow, inputs: dict[str, Any], invocation: ExecutionOverrides) -> FlowHandle:
     """Run ``flow`` with ``inputs`` and return its handle (in this process, on ZenML)."""
     from kitaru_core.backend.bootstrap import zenml_client
+    from kitaru_core.backend.status import to_public
     from kitaru_core.runtime.handle import FlowHandle
 
     client = zenml_client()
     config = resolve_config(flow, invocation)
     stack_id = _stack_id(client, str(config.stack.value))
     use_source_root(flow_source_root(flow))
-    pipeline = configured_pipeline(flow, config, inputs)
+    pipeline = configured_pipeline(flow, config, local=is_local_stack(stack_id))
     thread = threading.get_ident()
     with _started_lock:
         _last_started.pop(thread, None)
@@ -231,5 +284,6 @@ def launch(flow: Flow, inputs: dict[str, Any], invocation: ExecutionOverrides) -
     if exec_id is None:
         raise error if error is not None else RuntimeError("the flow did not start")
     handle = FlowHandle(exec_id)
-    terminal.flow_finished(flow.name, exec_id, handle.status.value)
+    status = to_public(run.status) if run is not None else handle.status
+    terminal.flow_finished(flow.name, exec_id, status.value)
     return handle

@@ -34,7 +34,21 @@ def source_root_for(file: Path | None) -> Path:
     root = find_project_root(file.parent)
     if root is not None and file.is_relative_to(root):
         return root
-    return file.parent
+    return package_root(file)
+
+
+def package_root(file: Path) -> Path:
+    """The folder from which ``file`` imports under its full dotted name.
+
+    For ``tests/flows/basic.py`` inside the package ``flows`` (``tests/flows/__init__.py``) this
+    is ``tests/``, not ``tests/flows/``: ZenML names a module by its path relative to the source
+    root, and a root inside the package would make it import a second copy of the module
+    (``basic`` next to ``flows.basic``), with its own classes and checkpoint objects.
+    """
+    folder = file.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def module_name_for(file: Path, root: Path) -> str:

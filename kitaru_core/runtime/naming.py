@@ -12,6 +12,7 @@ CHECKPOINT_ALIAS_PREFIX = "__kitaru_checkpoint__"
 RESULT_KEY = "kitaru_result"
 SPEC_KEY = "kitaru_execution_spec"
 SOURCE_ROOT_KEY = "kitaru_source_root"
+LOCAL_LOGS_KEY = "kitaru_local_logs"
 
 _NOT_IDENTIFIER = re.compile(r"\W+")
 

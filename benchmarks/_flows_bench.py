@@ -1,0 +1,16 @@
+"""Flows used by the benchmarks (a module of their own so that ZenML can reload them)."""
+
+from kitaru_core import checkpoint, flow
+
+
+@checkpoint
+def step_once(value: int) -> int:
+    return value + 1
+
+
+@flow
+def chain(n: int = 10, salt: int = 0) -> int:
+    value = salt
+    for _ in range(n):
+        value = step_once(value)
+    return value
