@@ -119,3 +119,50 @@ class LogEntry(_Model):
     level: str = "INFO"
     checkpoint: str | None = None
     message: str
+
+
+class ReplayPlan(_Model):
+    """What a replay does with each recorded checkpoint call."""
+
+    from_checkpoint: str
+    reused: list[str] = Field(default_factory=list)
+    overridden: list[str] = Field(default_factory=list)
+    rerun: list[str] = Field(default_factory=list)
+
+
+class WaitInfo(PendingWait):
+    """A pending wait together with its execution, as ``executions waiting`` lists it."""
+
+    exec_id: str
+    flow: str
+
+
+class ExecutionPage(_Model):
+    """One page of executions, newest first; pass ``next_cursor`` back for the next page."""
+
+    items: list[Execution]
+    count: int
+    next_cursor: str | None = None
+
+
+class ArtifactInfo(_Model):
+    """A stored artifact with its value rendered (bounded in size)."""
+
+    artifact_id: str
+    name: str
+    type: str | None = None
+    data_type: str | None = None
+    exec_id: str | None = None
+    checkpoint: str | None = None
+    value: Any = None
+    truncated: bool = False
+    created_at: datetime | None = None
+
+
+class StartedExecution(_Model):
+    """An execution started (or continued) in the background."""
+
+    exec_id: str
+    status: ExecutionStatus
+    flow: str | None = None
+    log_file: str | None = None

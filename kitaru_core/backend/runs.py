@@ -16,6 +16,7 @@ from kitaru_core.models import (
     Execution,
     ExecutionStatus,
     Failure,
+    LogEntry,
     PendingWait,
 )
 from kitaru_core.runtime.naming import RESULT_KEY, SPEC_KEY, user_text
@@ -41,7 +42,31 @@ def get_run(exec_id: str, *, hydrate: bool = True) -> Any:
 
 
 def run_status(exec_id: str) -> ExecutionStatus:
-    return to_public(get_run(exec_id, hydrate=False).status)
+    return public_status(get_run(exec_id, hydrate=False))
+
+
+def public_status(run: Any) -> ExecutionStatus:
+    """The run's public status. A worker that polls a ``wait()`` keeps its ZenML run RUNNING
+    until the wait times out (then PAUSED); to users both are ``waiting`` (SPEC §1.2)."""
+    status = to_public(run.status)
+    if status == ExecutionStatus.RUNNING:
+        try:
+            condition = run.active_wait_condition
+        except Exception:  # an older server without wait conditions
+            condition = None
+        if condition is not None and str(condition.status) == "pending":
+            return ExecutionStatus.WAITING
+    return status
+
+
+def status_reason(run: Any) -> str | None:
+    """Why the run is in its status (ZenML keeps it in the response body only)."""
+    reason = getattr(run.get_body(), "status_reason", None)
+    return user_text(reason) if reason else None
+
+
+def is_waiting(run: Any) -> bool:
+    return public_status(run) == ExecutionStatus.WAITING
 
 
 def result_metadata(run: Any) -> dict[str, Any]:
@@ -99,7 +124,7 @@ def _checkpoint_call(invocation_id: str, step: Any) -> CheckpointCall:
         attempts=_step_attempts(step),
         started_at=step.start_time,
         ended_at=step.end_time,
-        cached=step.status == ZenStatus.CACHED,
+        cached=step.status in (ZenStatus.CACHED, ZenStatus.SKIPPED),
         outputs=outputs,
     )
 
@@ -112,6 +137,9 @@ def user_traceback(text: str) -> str:
     for line in lines[1:]:
         if line.startswith("  File "):
             skipping = "/zenml/" in line or "/kitaru_core/runtime/" in line
+        elif not line.startswith(" "):
+            # Not part of a frame: the exception line, or "During handling of ...".
+            skipping = False
         if not skipping:
             keep.append(line)
     return user_text("\n".join(keep))
@@ -132,21 +160,43 @@ def failure_of(run: Any) -> Failure | None:
                 message=user_text(message),
                 traceback=user_traceback(info.traceback) if info else None,
             )
-    reason = getattr(run, "status_reason", None)
-    if to_public(run.status) == ExecutionStatus.FAILED:
-        return Failure(message=user_text(reason or "the flow failed"))
-    return None
+    if to_public(run.status) != ExecutionStatus.FAILED:
+        return None
+    info = getattr(run, "exception_info", None)
+    if info is not None and (info.message or info.traceback):
+        # The flow body itself raised (not a checkpoint): ZenML keeps it on the run.
+        return Failure(
+            exception_type=info.source.rsplit(".", 1)[-1] if info.source else None,
+            message=user_text(info.message or status_reason(run) or "the flow failed"),
+            traceback=user_traceback(info.traceback) if info.traceback else None,
+        )
+    return Failure(message=status_reason(run) or "the flow failed")
 
 
-def to_execution(run: Any, *, pending_wait: PendingWait | None = None) -> Execution:
+def to_execution(
+    run: Any, *, pending_wait: PendingWait | None = None, summary: bool = False
+) -> Execution:
+    """The Kitaru view of a run; ``summary`` leaves out checkpoints and failure (for lists)."""
     extra = run.config.extra or {}
     result = result_metadata(run)
-    status = to_public(run.status)
+    status = public_status(run)
+    if summary:
+        return Execution(
+            exec_id=str(run.id),
+            flow=user_text(run.pipeline.name if run.pipeline else run.name),
+            status=status,
+            status_reason=status_reason(run),
+            started_at=run.start_time,
+            ended_at=run.end_time,
+            stack=run.stack.name if run.stack else None,
+            result=result.get("preview") if status == ExecutionStatus.COMPLETED else None,
+            original_exec_id=extra.get("kitaru_original_exec_id"),
+        )
     return Execution(
         exec_id=str(run.id),
         flow=user_text(run.pipeline.name if run.pipeline else run.name),
         status=status,
-        status_reason=user_text(run.status_reason) if getattr(run, "status_reason", None) else None,
+        status_reason=status_reason(run),
         started_at=run.start_time,
         ended_at=run.end_time,
         stack=run.stack.name if run.stack else None,
@@ -157,3 +207,68 @@ def to_execution(run: Any, *, pending_wait: PendingWait | None = None) -> Execut
         frozen_spec=dict(extra.get(SPEC_KEY) or {}),
         original_exec_id=extra.get("kitaru_original_exec_id"),
     )
+
+
+_ZENML_STATUSES: dict[ExecutionStatus, list[str]] = {}
+
+
+def _zenml_statuses(status: ExecutionStatus) -> list[str]:
+    from kitaru_core.backend.status import STATUS_MAP
+
+    if not _ZENML_STATUSES:
+        for zen, public in STATUS_MAP.items():
+            _ZENML_STATUSES.setdefault(public, []).append(zen.value)
+    return _ZENML_STATUSES[status]
+
+
+def list_runs(
+    *,
+    flow: str | None,
+    status: ExecutionStatus | None,
+    stack: str | None,
+    offset: int,
+    size: int,
+) -> tuple[list[Execution], bool]:
+    """A page of executions, newest first, filtered by the store; ``(items, has_more)``."""
+    import json
+
+    client = zenml_client()
+    filters: dict[str, Any] = {"sort_by": "desc:created", "hydrate": True}
+    if flow:
+        filters["pipeline"] = flow
+    if status is not None:
+        filters["status"] = "oneof:" + json.dumps(_zenml_statuses(status))
+    if stack:
+        filters["stack"] = stack
+    # ZenML pages by number: fetch the page that holds ``offset`` plus one extra item to know
+    # whether more follow.
+    page_size = size + offset % size if offset % size else size
+    page_number = offset // page_size + 1
+    try:
+        page = client.list_pipeline_runs(page=page_number, size=page_size, **filters)
+    except KeyError:
+        return [], False  # an unknown flow or stack name has no executions
+    start = offset - (page_number - 1) * page_size
+    runs = list(page.items)[start : start + size]
+    has_more = page.total > offset + len(runs)
+    return [to_execution(run, summary=True) for run in runs], has_more
+
+
+def read_logs(run: Any) -> list[LogEntry]:
+    """The execution's log lines, oldest first (kept by Kitaru on local stacks)."""
+    from datetime import UTC, datetime
+
+    from kitaru_core.runtime.logcapture import read
+
+    entries = []
+    for record in read(str(run.id)):
+        stamp = record.get("timestamp")
+        entries.append(
+            LogEntry(
+                timestamp=datetime.fromtimestamp(stamp, UTC) if stamp else None,
+                level=str(record.get("level", "INFO")),
+                checkpoint=record.get("checkpoint"),
+                message=user_text(str(record.get("message", ""))),
+            )
+        )
+    return entries

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, overload
 
 from kitaru_core.errors import KitaruUsageError
-from kitaru_core.runtime import context, terminal
+from kitaru_core.runtime import cancellation, context, terminal
 from kitaru_core.runtime.naming import (
     checkpoint_alias,
     plain_name,
@@ -79,9 +79,11 @@ class Checkpoint:
         scope = context.current_flow()
         if scope is None or context.current_checkpoint() is not None:
             return self.func(*args, **kwargs)
-        context.require_flow_scope(f"Checkpoint '{self.name}'")
-        if id is not None and id in scope.overrides:
-            return scope.overrides[id]
+        cancellation.check(scope.exec_id)
+        if scope.overrides:
+            overridden, value = _take_override(scope, self.name, id)
+            if overridden:
+                return value
         step = self.zenml_step()
         args, kwargs = _swap_values_for_artifacts(scope, args, kwargs)
         outputs = step(*args, id=id, after=_unwrap_after(after), **kwargs)
@@ -92,6 +94,7 @@ class Checkpoint:
         scope = context.current_flow()
         if scope is None or context.current_checkpoint() is not None:
             return _Done(self.func(*args, **kwargs))
+        cancellation.check(scope.exec_id)
         step = self.zenml_step()
         args, kwargs = _swap_values_for_artifacts(scope, args, kwargs)
         future = step.submit(*args, id=id, after=_unwrap_after(after), **kwargs)
@@ -114,6 +117,32 @@ class _Done:
 
     def result(self) -> Any:
         return self._value
+
+
+def _take_override(scope: context.FlowScope, name: str, pinned: str | None) -> tuple[bool, Any]:
+    """Replay: if this call's id has an override, claim the id and return the given value.
+
+    The id is the one ZenML would give this call (``name``, ``name_2``, … or the pinned id), so
+    the calls after it keep the ids they had in the original execution.
+    """
+    from zenml.execution.pipeline.dynamic.run_context import DynamicPipelineRunContext
+    from zenml.execution.pipeline.utils import compute_invocation_id
+
+    run_context = DynamicPipelineRunContext.get()
+    if run_context is None:
+        return False, None
+    runner = run_context.runner
+    with runner._invocation_id_lock:
+        call_id = compute_invocation_id(
+            existing_invocations=runner._invocation_ids,
+            base_name=pinned or name,
+            allow_suffix=not pinned,
+        )
+        if call_id not in scope.overrides:
+            return False, None
+        runner._invocation_ids.add(call_id)
+    terminal.checkpoint_overridden(call_id)
+    return True, scope.overrides[call_id]
 
 
 def _unwrap_after(after: Any) -> Any:

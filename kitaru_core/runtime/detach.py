@@ -16,6 +16,8 @@ from kitaru_core.config.paths import runs_dir
 from kitaru_core.errors import KitaruBackendError, KitaruError, KitaruTimeoutError
 
 START_TIMEOUT = 120.0
+# Workers this process started; polled so that finished ones are reaped (no zombies).
+_children: list[subprocess.Popen[bytes]] = []
 
 
 def _error_from(payload: dict[str, Any]) -> KitaruError:
@@ -65,6 +67,8 @@ def start_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> tuple[s
             close_fds=True,
         )
     os.close(write_fd)
+    _children[:] = [child for child in _children if child.poll() is None]
+    _children.append(process)
     try:
         assert process.stdin is not None
         process.stdin.write(json.dumps(job).encode())

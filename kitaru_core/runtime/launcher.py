@@ -18,7 +18,7 @@ from kitaru_core.config.resolver import (
     resolve_execution_config,
 )
 from kitaru_core.errors import KitaruNotFoundError
-from kitaru_core.runtime import context, liveness, logcapture, terminal
+from kitaru_core.runtime import cancellation, context, liveness, logcapture, terminal
 from kitaru_core.runtime.naming import (
     LOCAL_LOGS_KEY,
     RESULT_KEY,
@@ -81,11 +81,32 @@ def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         record_result(exec_id, flow.name, scope, value)
     except FlowSuspended as signal:
         raise signal.original from None  # ZenML pauses or stops the run on its own signal
+    except cancellation.FlowCancelled:
+        _finish_cancelled(exec_id)
     finally:
         context.exit_flow(token)
         heartbeat.stop()
         if local_logs:
             logcapture.stop(exec_id)
+
+
+def _finish_cancelled(exec_id: str) -> None:
+    """Record the cancellation and leave the run without ZenML marking it failed."""
+    from uuid import UUID
+
+    from zenml.enums import ExecutionStatus as ZenStatus
+    from zenml.execution.pipeline.dynamic.runner import _WaitConditionAborted
+    from zenml.models import PipelineRunUpdate
+
+    from kitaru_core.backend.bootstrap import zenml_client
+
+    terminal.cancelled(exec_id)
+    zenml_client().zen_store.update_run(
+        UUID(exec_id),
+        PipelineRunUpdate(status=ZenStatus.STOPPED, status_reason="Cancelled by request."),
+    )
+    # ZenML leaves the status alone for this signal (it is what an aborted wait raises).
+    raise _WaitConditionAborted("cancelled") from None
 
 
 def _overrides_of(run: Any) -> dict[str, Any]:

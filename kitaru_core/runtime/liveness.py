@@ -43,13 +43,18 @@ def read(exec_id: str) -> dict[str, Any] | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie — dead but not yet reaped by its parent — does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: trust the signal check
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def is_alive(record: dict[str, Any], now: float | None = None) -> bool:

@@ -47,6 +47,10 @@ def checkpoint_finished(name: str, started: float) -> None:
     _emit(f"checkpoint '{name}' finished in {time.perf_counter() - started:.2f} s")
 
 
+def checkpoint_overridden(call_id: str) -> None:
+    _emit(f"checkpoint '{call_id}' replaced by its override (not run)")
+
+
 def checkpoint_failed(name: str, exc: BaseException) -> None:
     _emit(f"checkpoint '{name}' failed: {type(exc).__name__}: {exc}")
 
@@ -55,6 +59,10 @@ def waiting(name: str | None, question: str | None) -> None:
     label = f" '{name}'" if name else ""
     asked = f": {question}" if question else ""
     _emit(f"waiting for input{label}{asked}")
+
+
+def cancelled(exec_id: str) -> None:
+    _emit(f"cancelled — exec_id {exec_id}; completed checkpoints are kept")
 
 
 def flow_finished(flow: str, exec_id: str, status: str) -> None:

@@ -50,6 +50,16 @@ def run_job(job: dict[str, Any], reporter: _Reporter) -> None:
 
         reporter.send({"exec_id": job["exec_id"]})
         resume_in_process(str(job["exec_id"]))
+    elif kind == "rerun":
+        from kitaru_core.backend.replay import run_again
+
+        run_again(
+            str(job["exec_id"]),
+            skip=list(job.get("skip") or []),
+            overrides=dict(job.get("overrides") or {}),
+            flow_inputs=dict(job.get("flow_inputs") or {}),
+            live=bool(job.get("live")),
+        )
     else:
         raise KitaruUsageError(f"Unknown worker job kind {kind!r}.")
 

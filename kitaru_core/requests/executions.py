@@ -1,0 +1,165 @@
+"""Pure rules for execution requests: filters, paging, wait answers, replay plans."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from kitaru_core.errors import KitaruUsageError, KitaruValidationError, KitaruWaitValidationError
+from kitaru_core.models import ExecutionStatus, ReplayPlan
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+OVERRIDE_PREFIX = "checkpoint."
+
+
+def parse_status(
+    value: str | ExecutionStatus | None, *, field: str = "status"
+) -> ExecutionStatus | None:
+    """A public status from user input (case-insensitive); ``None`` or blank means any."""
+    if value is None or isinstance(value, ExecutionStatus):
+        return value
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    try:
+        return ExecutionStatus(text)
+    except ValueError:
+        allowed = ", ".join(status.value for status in ExecutionStatus)
+        raise KitaruValidationError(
+            f"Unknown status {value!r}; use one of: {allowed}.",
+            fields={field: f"must be one of: {allowed}"},
+        ) from None
+
+
+def check_limit(limit: int | None, *, field: str = "limit", maximum: int = MAX_LIMIT) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise KitaruValidationError(
+            f"{field} must be a whole number from 1 to {maximum}, got {limit!r}.",
+            fields={field: f"must be between 1 and {maximum}"},
+        )
+    return limit
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, field: str = "cursor") -> int:
+    """The offset inside an opaque cursor; a cursor Kitaru did not make is a validation error."""
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        offset = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())["o"]
+    except (ValueError, KeyError, TypeError):
+        offset = -1
+    if not isinstance(offset, int) or offset < 0:
+        raise KitaruValidationError(
+            "The cursor is not one Kitaru returned.",
+            fields={field: "pass the next_cursor of a previous call, or omit it"},
+        )
+    return offset
+
+
+def validate_wait_value(schema: dict[str, Any] | None, value: Any, *, wait: str) -> None:
+    """Check an answer against the wait's full JSON schema (nested fields, enums, required).
+
+    A wait without a schema is a continue/abort gate: it takes no value (``None``).
+    """
+    if schema is None:
+        if value is not None:
+            raise KitaruWaitValidationError(
+                f"Wait '{wait}' is a continue/abort gate and takes no value.",
+                fields={"value": "omit it (send null) to continue"},
+            )
+        return
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
+    if not problems:
+        return
+    fields = {
+        "value"
+        + "".join(
+            f"[{part!r}]" if isinstance(part, int) else f".{part}" for part in problem.absolute_path
+        ): problem.message
+        for problem in problems[:10]
+    }
+    summary = "; ".join(f"{name}: {message}" for name, message in fields.items())
+    raise KitaruWaitValidationError(
+        f"The answer does not fit wait '{wait}': {summary}.",
+        fields=fields,
+        details={"schema": schema},
+    )
+
+
+def parse_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"checkpoint.<call>": value}`` → ``{"<call>": value}``."""
+    parsed: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if (
+            not isinstance(key, str)
+            or not key.startswith(OVERRIDE_PREFIX)
+            or key == OVERRIDE_PREFIX
+        ):
+            raise KitaruValidationError(
+                f"Override key {key!r} must look like 'checkpoint.<name>'.",
+                fields={"overrides": f"{key!r} is not 'checkpoint.<name>'"},
+            )
+        parsed[key[len(OVERRIDE_PREFIX) :]] = value
+    return parsed
+
+
+def _resolve_call(name: str, calls: Sequence[tuple[str, str]], *, field: str) -> str:
+    """A call id from a call id or a checkpoint name (its first call)."""
+    for call_id, _ in calls:
+        if call_id == name:
+            return call_id
+    for call_id, checkpoint in calls:
+        if checkpoint == name:
+            return call_id
+    valid = ", ".join(call_id for call_id, _ in calls) or "none"
+    raise KitaruValidationError(
+        f"The execution has no checkpoint call {name!r}. Valid: {valid}.",
+        fields={field: f"must be one of: {valid}"},
+        details={"valid": [call_id for call_id, _ in calls]},
+    )
+
+
+def build_replay_plan(
+    calls: Sequence[tuple[str, str]],
+    *,
+    from_: str | None,
+    overrides: dict[str, Any],
+) -> ReplayPlan:
+    """Which recorded calls a replay reuses, which it overrides and which it runs live.
+
+    ``calls`` are ``(call_id, checkpoint_name)`` in the order they ran. Everything before the
+    replay point is reused, an overridden call is replaced by its given value (not run), and
+    everything else — the replay point and whatever follows it — runs live.
+    """
+    overridden = [_resolve_call(name, calls, field="overrides") for name in overrides]
+    ids = [call_id for call_id, _ in calls]
+    if from_ is not None:
+        start = ids.index(_resolve_call(from_, calls, field="from_"))
+    elif overridden:
+        start = min(ids.index(call_id) for call_id in overridden)
+    else:
+        raise KitaruUsageError(
+            "Replay needs a checkpoint to replay from (from_) or at least one override.",
+            hint="Pass from_='<checkpoint>' or overrides={'checkpoint.<name>': value}.",
+        )
+    reused = ids[:start]
+    rerun = [call_id for call_id in ids[start:] if call_id not in overridden]
+    return ReplayPlan(
+        from_checkpoint=ids[start],
+        reused=[call_id for call_id in reused if call_id not in overridden],
+        overridden=overridden,
+        rerun=rerun,
+    )
