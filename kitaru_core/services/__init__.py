@@ -1,0 +1,1 @@
+"""Operations, one per verb: take a validated request, call the backend, return domain models."""
