@@ -16,6 +16,7 @@ _EXPORTS = {
     "checkpoint": "kitaru_core.runtime.checkpoint",
     "Checkpoint": "kitaru_core.runtime.checkpoint",
     "FlowHandle": "kitaru_core.runtime.handle",
+    "KitaruClient": "kitaru_core.client",
     "wait": "kitaru_core.runtime.primitives",
     "log": "kitaru_core.runtime.primitives",
     "save": "kitaru_core.runtime.primitives",
@@ -49,6 +50,7 @@ __all__ = [
     "FlowHandle",
     "ImageSettings",
     "KitaruBackendError",
+    "KitaruClient",
     "KitaruContextError",
     "KitaruError",
     "KitaruExecutionError",
@@ -71,6 +73,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from kitaru_core.client import KitaruClient
     from kitaru_core.config.image import ImageSettings
     from kitaru_core.errors import (
         KitaruBackendError,

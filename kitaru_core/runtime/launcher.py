@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sys
 import threading
@@ -18,6 +17,7 @@ from kitaru_core.config.resolver import (
     resolve_execution_config,
 )
 from kitaru_core.errors import KitaruNotFoundError
+from kitaru_core.rendering import render_preview
 from kitaru_core.runtime import cancellation, context, liveness, logcapture, terminal
 from kitaru_core.runtime.naming import (
     LOCAL_LOGS_KEY,
@@ -32,8 +32,6 @@ from kitaru_core.runtime.primitives import FlowSuspended
 if TYPE_CHECKING:
     from kitaru_core.runtime.flow import Flow
     from kitaru_core.runtime.handle import FlowHandle
-
-PREVIEW_LIMIT = 16_000
 
 _started_lock = threading.Lock()
 _last_started: dict[int, str] = {}
@@ -148,20 +146,6 @@ def is_plain_json(value: Any) -> bool:
     if type(value) is dict:
         return all(type(k) is str and is_plain_json(v) for k, v in value.items())
     return False
-
-
-def render_preview(value: Any, limit: int = PREVIEW_LIMIT) -> tuple[Any, bool]:
-    """A JSON-able rendering of ``value``, bounded to ``limit`` characters of JSON."""
-    from pydantic_core import to_jsonable_python
-
-    try:
-        jsonable = to_jsonable_python(value, fallback=repr)
-    except Exception:
-        jsonable = repr(value)
-    text = json.dumps(jsonable, default=repr)
-    if len(text) <= limit:
-        return jsonable, False
-    return text[:limit], True
 
 
 def _stack_id(client: Any, name_or_id: str) -> str:

@@ -1,0 +1,74 @@
+"""Artifacts of executions: checkpoint outputs, ``save()``d values and flow results."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from kitaru_core.backend.bootstrap import zenml_client
+from kitaru_core.backend.runs import get_run, result_metadata, saved_artifacts
+from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
+from kitaru_core.models import ArtifactInfo
+from kitaru_core.rendering import render_preview
+from kitaru_core.runtime.primitives import SAVED_PREFIX
+
+
+def _info(artifact: Any, *, name: str, exec_id: str | None, checkpoint: str | None) -> ArtifactInfo:
+    data_type = getattr(artifact, "data_type", None)
+    return ArtifactInfo(
+        artifact_id=str(artifact.id),
+        name=name,
+        type=str(artifact.type) if artifact.type else None,
+        data_type=getattr(data_type, "attribute", None) or (str(data_type) if data_type else None),
+        exec_id=exec_id,
+        checkpoint=checkpoint,
+        created_at=artifact.created,
+    )
+
+
+def list_for_execution(exec_id: str) -> list[ArtifactInfo]:
+    """Every artifact of an execution: checkpoint outputs, saved values and the result."""
+    run = get_run(exec_id)
+    client = zenml_client()
+    items: list[ArtifactInfo] = []
+    for call_id, step in (run.steps or {}).items():
+        for output, versions in (step.outputs or {}).items():
+            for artifact in versions:
+                items.append(
+                    _info(artifact, name=f"{call_id}.{output}", exec_id=exec_id, checkpoint=call_id)
+                )
+    for name, artifact_id in saved_artifacts(run, SAVED_PREFIX).items():
+        artifact = client.get_artifact_version(UUID(artifact_id), hydrate=False)
+        items.append(_info(artifact, name=name, exec_id=exec_id, checkpoint=None))
+    result_id = result_metadata(run).get("artifact_id")
+    if result_id:
+        artifact = client.get_artifact_version(UUID(result_id), hydrate=False)
+        items.append(_info(artifact, name="result", exec_id=exec_id, checkpoint=None))
+    return items
+
+
+def get_with_value(artifact_id: str, *, limit: int) -> ArtifactInfo:
+    """One artifact with its value loaded and rendered (bounded to ``limit`` characters)."""
+    try:
+        key = UUID(str(artifact_id))
+    except ValueError as exc:
+        raise KitaruUsageError(
+            f"'{artifact_id}' is not an artifact id (expected a UUID).",
+            hint="Find artifact ids with `kitaru artifacts list EXEC_ID`.",
+        ) from exc
+    try:
+        artifact = zenml_client().get_artifact_version(key)
+    except KeyError as exc:
+        raise KitaruNotFoundError(
+            f"No artifact with id '{artifact_id}'.",
+            hint="Find artifact ids with `kitaru artifacts list EXEC_ID`.",
+            details={"artifact_id": artifact_id},
+        ) from exc
+    producer = getattr(artifact, "producer_step_run_id", None)
+    info = _info(artifact, name=artifact.name, exec_id=None, checkpoint=None)
+    value, truncated = render_preview(artifact.load(), limit=limit)
+    update: dict[str, Any] = {"value": value, "truncated": truncated}
+    if producer:
+        step = zenml_client().zen_store.get_run_step(producer, hydrate=False)
+        update.update(exec_id=str(step.pipeline_run_id), checkpoint=step.name)
+    return info.model_copy(update=update)
