@@ -9,6 +9,8 @@ from typing import Any
 
 from kitaru_core.models import (
     ArtifactInfo,
+    CurlCommand,
+    Deployment,
     Execution,
     ExecutionStatus,
     LogEntry,
@@ -24,6 +26,7 @@ LogList = list[LogEntry]
 WaitList = list[WaitInfo]
 ArtifactList = list[ArtifactInfo]
 StackList = list[StackInfo]
+DeploymentList = list[Deployment]
 
 
 class ExecutionsAPI:
@@ -149,6 +152,76 @@ class StacksAPI:
         return use_stack(name_or_id)
 
 
+class DeploymentsAPI:
+    """Deploy flows as versions, route them with tags, and invoke them by flow name."""
+
+    def deploy(
+        self,
+        target: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        tag: str = "default",
+        exclusive: bool = False,
+        stack: str | None = None,
+        allow_local: bool = False,
+    ) -> Deployment:
+        from kitaru_core.services import deployments
+
+        return deployments.deploy(
+            target,
+            inputs=inputs,
+            tag=tag,
+            exclusive=exclusive,
+            stack=stack,
+            allow_local=allow_local,
+        )
+
+    def list(self, flow: str) -> DeploymentList:
+        from kitaru_core.services import deployments
+
+        return deployments.list_deployments(flow)
+
+    def get(self, flow: str, *, version: int | None = None, tag: str | None = None) -> Deployment:
+        from kitaru_core.services import deployments
+
+        return deployments.get(flow, version=version, tag=tag)
+
+    def invoke(
+        self,
+        flow: str,
+        *,
+        version: int | None = None,
+        tag: str | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> FlowHandle:
+        from kitaru_core.services import deployments
+
+        started = deployments.invoke(flow, version=version, tag=tag, inputs=inputs)
+        return FlowHandle(started.exec_id)
+
+    def tag(self, flow: str, tag: str, *, version: int, exclusive: bool = False) -> Deployment:
+        from kitaru_core.services import deployments
+
+        return deployments.tag(flow, tag, version=version, exclusive=exclusive)
+
+    def untag(self, flow: str, tag: str, *, version: int) -> Deployment:
+        from kitaru_core.services import deployments
+
+        return deployments.untag(flow, tag, version=version)
+
+    def delete(
+        self, flow: str, *, version: int | None = None, tag: str | None = None
+    ) -> Deployment:
+        from kitaru_core.services import deployments
+
+        return deployments.delete(flow, version=version, tag=tag)
+
+    def curl(self, flow: str, *, version: int | None = None, tag: str | None = None) -> CurlCommand:
+        from kitaru_core.services import deployments
+
+        return deployments.curl(flow, version=version, tag=tag)
+
+
 class KitaruClient:
     """Entry point for managing executions from Python (``KitaruClient().executions.get(...)``)."""
 
@@ -156,3 +229,4 @@ class KitaruClient:
         self.executions = ExecutionsAPI()
         self.artifacts = ArtifactsAPI()
         self.stacks = StacksAPI()
+        self.deployments = DeploymentsAPI()

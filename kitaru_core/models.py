@@ -166,3 +166,32 @@ class StartedExecution(_Model):
     status: ExecutionStatus
     flow: str | None = None
     log_file: str | None = None
+
+
+class DeploymentTag(_Model):
+    name: str
+    exclusive: bool
+
+
+class Deployment(_Model):
+    """One immutable deployed version of a flow and its routing tags."""
+
+    flow: str
+    version: int
+    tags: list[DeploymentTag] = Field(default_factory=list)
+    created_at: datetime | None = None
+    stack: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+    local: bool = False
+    snapshot_id: str
+    target: str | None = None
+
+
+class CurlCommand(_Model):
+    """A copy-pasteable command that starts a deployed version on the active server."""
+
+    flow: str
+    version: int
+    command: str
+    warning: str

@@ -1,0 +1,1 @@
+"""Kitaru's MCP server (``kitaru-mcp``): see :mod:`kitaru_mcp.server`."""

@@ -80,3 +80,9 @@ def store_description() -> dict[str, str]:
     client = zenml_client()
     config = client.zen_store.config
     return {"type": str(config.type.value), "url": str(config.url)}
+
+
+def server_url() -> str | None:
+    """The URL of the Kitaru (ZenML) server in use, or ``None`` on the local store."""
+    config = zenml_client().zen_store.config
+    return None if str(config.type.value) == "sql" else str(config.url)

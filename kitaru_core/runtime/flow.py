@@ -80,6 +80,49 @@ class Flow:
         """Run the flow to the end and return its result (``run(...).wait()``)."""
         return self.run(*args, **kwargs).wait()
 
+    def input_schema(self) -> dict[str, Any]:
+        """The JSON schema of the flow's inputs (from its signature's annotations)."""
+        from pydantic import create_model
+
+        fields: dict[str, Any] = {}
+        for name, parameter in self.signature.parameters.items():
+            annotation = (
+                Any if parameter.annotation is inspect.Parameter.empty else parameter.annotation
+            )
+            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+            fields[name] = (annotation, default)
+        try:
+            return create_model(f"{self.name}_inputs", **fields).model_json_schema()
+        except Exception:  # annotations pydantic cannot describe: name the parameters only
+            return {"type": "object", "properties": {name: {} for name in fields}}
+
+    def deploy(
+        self,
+        *,
+        tag: str = "default",
+        exclusive: bool = False,
+        stack: str | None = None,
+        allow_local: bool = False,
+        **inputs: Any,
+    ) -> Any:
+        """Save a new deployment version of this flow with representative ``inputs``."""
+        from kitaru_core.services import deployments
+
+        return deployments.deploy(
+            self, inputs=inputs, tag=tag, exclusive=exclusive, stack=stack, allow_local=allow_local
+        )
+
+    def invoke(self, *, tag: str | None = None, version: int | None = None, **inputs: Any) -> Any:
+        """Start an execution of a deployed version (tag ``default`` unless told otherwise)."""
+        return self.deployment(tag=tag, version=version).invoke(**inputs)
+
+    def deployment(self, *, version: int | None = None, tag: str | None = None) -> Any:
+        """The deployed version a selector routes to, as an invocable object."""
+        from kitaru_core.runtime.deployment import DeployedFlow
+        from kitaru_core.services import deployments
+
+        return DeployedFlow(deployments.get(self.name, version=version, tag=tag))
+
     def zenml_pipeline(self) -> Any:
         """The ZenML dynamic pipeline behind this flow (built on first use)."""
         if self._pipeline is None:

@@ -148,7 +148,11 @@ def is_plain_json(value: Any) -> bool:
     return False
 
 
-def _stack_id(client: Any, name_or_id: str) -> str:
+def stack_id(name_or_id: str) -> str:
+    """The id of a stack by name or id; an unknown one is a not-found error listing all."""
+    from kitaru_core.backend.bootstrap import zenml_client
+
+    client = zenml_client()
     try:
         return str(client.get_stack(name_or_id, allow_name_prefix_match=False).id)
     except KeyError as exc:
@@ -265,22 +269,25 @@ def _docker_settings(image: Any) -> Any:
     )
 
 
-def launch(flow: Flow, inputs: dict[str, Any], invocation: ExecutionOverrides) -> FlowHandle:
+def launch(
+    flow: Flow,
+    inputs: dict[str, Any],
+    invocation: ExecutionOverrides,
+    extra: dict[str, Any] | None = None,
+) -> FlowHandle:
     """Run ``flow`` with ``inputs`` and return its handle (in this process, on ZenML)."""
-    from kitaru_core.backend.bootstrap import zenml_client
     from kitaru_core.backend.status import to_public
     from kitaru_core.runtime.handle import FlowHandle
 
-    client = zenml_client()
     config = resolve_config(flow, invocation)
-    stack_id = _stack_id(client, str(config.stack.value))
+    stack = stack_id(str(config.stack.value))
     use_source_root(flow_source_root(flow))
-    pipeline = configured_pipeline(flow, config, local=is_local_stack(stack_id))
+    pipeline = configured_pipeline(flow, config, local=is_local_stack(stack), extra=extra)
     thread = threading.get_ident()
     with _started_lock:
         _last_started.pop(thread, None)
     error: BaseException | None = None
-    with temporary_stack(stack_id):
+    with temporary_stack(stack):
         try:
             run = pipeline(**inputs)
         except Exception as exc:  # the run failed; its record says why

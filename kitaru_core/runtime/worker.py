@@ -37,14 +37,15 @@ def run_job(job: dict[str, Any], reporter: _Reporter) -> None:
     launcher.started_listeners.append(lambda exec_id: reporter.send({"exec_id": exec_id}))
     kind = job.get("kind")
     if kind == "run":
+        from kitaru_core.config.resolver import ExecutionOverrides
         from kitaru_core.runtime.loader import load_flow
 
         flow, _ = load_flow(str(job["target"]))
         inputs = job.get("inputs") or {}
         if not isinstance(inputs, dict):
             raise KitaruUsageError("Flow inputs must be a JSON object of parameter names.")
-        flow.bind_inputs((), inputs)
-        flow.run(stack=job.get("stack"), **inputs)
+        overrides = ExecutionOverrides.build(stack=job.get("stack"), source="run")
+        launcher.launch(flow, flow.bind_inputs((), inputs), overrides, extra=job.get("extra"))
     elif kind == "resume":
         from kitaru_core.backend.control import resume_in_process
 

@@ -1,0 +1,74 @@
+"""Pydantic models of ``status`` and ``info``: where Kitaru is connected and how healthy it is.
+
+Shared by the CLI (``kitaru status`` / ``kitaru info``) and the MCP tools (``kitaru_status`` /
+``kitaru_info``). Every secret in them is already masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kitaru_core.models import StackInfo
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectionInfo(_Model):
+    """The store Kitaru talks to: a local SQLite file or a ZenML server."""
+
+    kind: Literal["local", "server", "unknown"] = Field(
+        description="local: embedded SQLite store; server: a ZenML server; unknown: not resolved."
+    )
+    location: str | None = Field(
+        description="The local store's file path, or the server URL (credentials masked)."
+    )
+    source: str = Field(
+        description="Which setting chose it: default, login, zenml_env, kitaru_env or configure."
+    )
+
+
+class SystemStatus(_Model):
+    """What ``status`` shows: connection, project, active stack, config dir, variables."""
+
+    connection: ConnectionInfo
+    project: str | None = Field(description="The active project, when the store could be read.")
+    active_stack: StackInfo | None = Field(
+        description="The persisted active stack, when the store could be read."
+    )
+    config_dir: str = Field(description="Kitaru's config directory (KITARU_CONFIG_PATH).")
+    env: dict[str, str] = Field(description="The KITARU_* variables that are set, secrets masked.")
+    problems: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Errors met while reading the store ({code, message, hint, …}); empty when "
+        "all is well.",
+    )
+
+
+class VersionInfo(_Model):
+    kitaru_mcp: str | None
+    zenml: str | None
+    mcp: str | None
+    python: str
+    platform: str
+
+
+class StoreHealth(_Model):
+    """The result of one round trip to the store."""
+
+    ok: bool
+    latency_ms: float | None = Field(description="Round-trip time of the check.")
+    store_version: str | None = Field(default=None, description="ZenML version of the store.")
+    error: dict[str, Any] | None = Field(
+        default=None, description="Why the check failed ({code, message, hint, …})."
+    )
+
+
+class SystemInfo(SystemStatus):
+    """``status`` plus versions and a store health check."""
+
+    versions: VersionInfo
+    health: StoreHealth

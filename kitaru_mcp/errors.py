@@ -1,0 +1,104 @@
+"""Turning any failure into an ``isError`` tool result with the one error body.
+
+``{"error": {"code", "message", "hint", "retryable", "details"}}`` comes from
+:func:`kitaru_core.errors.error_body`, so the MCP server, the CLI and the SDK agree on codes.
+Tracebacks never reach the client: unexpected exceptions are logged on stderr (the server's
+log stream) and the client gets the translated message only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
+
+from kitaru_core.errors import (
+    KitaruError,
+    KitaruModeForbiddenError,
+    KitaruNotFoundError,
+    KitaruValidationError,
+    error_body,
+)
+from kitaru_mcp.registry import Mode, ToolSpec
+
+logger = logging.getLogger("kitaru_mcp")
+
+
+class ResultTooLargeError(KitaruError):
+    """A tool result would exceed the size budget even after bounding."""
+
+    code = "result_too_large"
+    default_hint = "Ask for less: use a smaller `limit`, a filter, or fetch items one by one."
+
+
+def error_result(exc: BaseException) -> CallToolResult:
+    """The ``isError`` result for ``exc`` (structured body plus the same JSON as text)."""
+    body = error_body(exc)
+    return CallToolResult(
+        content=[
+            TextContent(type="text", text=json.dumps(body, separators=(",", ":"), default=str))
+        ],
+        structured_content=body,
+        is_error=True,
+    )
+
+
+def original_exception(exc: BaseException) -> BaseException:
+    """What the tool (or argument validation) really raised, under the SDK's ToolError."""
+    if isinstance(exc, ToolError) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
+
+
+def log_failure(tool: str, exc: BaseException) -> None:
+    """Kitaru errors are expected outcomes; anything else is a bug worth a traceback on stderr."""
+    if isinstance(exc, KitaruError) or type(exc).__name__ == "ValidationError":
+        logger.debug("tool %s failed: %s", tool, getattr(exc, "code", type(exc).__name__))
+    else:
+        logger.error("tool %s raised %s", tool, type(exc).__name__, exc_info=exc)
+
+
+def mode_forbidden(tool: ToolSpec, server_mode: Mode) -> KitaruModeForbiddenError:
+    """The refusal for a tool that exists but is outside the server's mode."""
+    return KitaruModeForbiddenError(
+        f"{tool.name} is not available in {server_mode.value} mode.",
+        hint=(
+            f"It needs --mode {tool.mode.value} (or KITARU_MCP_MODE={tool.mode.value}); "
+            "ask the user to restart kitaru-mcp in that mode if they want to allow it."
+        ),
+        retryable=False,
+        details={
+            "tool": tool.name,
+            "server_mode": server_mode.value,
+            "required_mode": tool.mode.value,
+        },
+    )
+
+
+def unknown_tool(name: str, available: list[str]) -> KitaruNotFoundError:
+    """A tool name the server does not know (or whose service is not available yet)."""
+    return KitaruNotFoundError(
+        f"Unknown tool '{name}'.",
+        hint="Call tools/list to see the tools this server offers.",
+        details={"tool": name, "available": sorted(available)},
+    )
+
+
+def is_sdk_unknown_tool(exc: BaseException) -> bool:
+    return isinstance(exc, ToolError) and str(exc).startswith("Unknown tool")
+
+
+def unknown_arguments(tool: str, unknown: list[str], accepted: list[str]) -> KitaruValidationError:
+    """Arguments the tool does not take. Ignoring them could silently change what a call does
+    (a misspelt ``stack_type`` would create a local stack), so they are refused."""
+    fields = {
+        name: f"{name} is not a parameter of {tool}; accepted: {', '.join(accepted)}."
+        for name in unknown
+    }
+    return KitaruValidationError(
+        f"Unknown argument(s) for {tool}: {', '.join(unknown)}.",
+        fields=fields,
+        hint="Use only the parameters in the tool's input schema (see tools/list).",
+    )
