@@ -70,7 +70,9 @@ class StoreWarmup:
 
     def _open_store(self) -> None:
         from kitaru_core.backend.bootstrap import zenml_client
+        from kitaru_core.runtime.detach import warm_zygote
 
+        warm_zygote()  # a warm process that starts executions in a fraction of a second
         zenml_client()
         import kitaru_core.backend.stacks  # noqa: F401  (the first stack call's import)
 

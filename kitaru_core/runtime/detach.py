@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import select
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -49,13 +52,108 @@ def _read_line(fd: int, timeout: float) -> bytes:
     return data
 
 
+class _Zygote:
+    """The caller's side of a warm forking process (see ``kitaru_core.runtime.zygote``)."""
+
+    def __init__(self) -> None:
+        log_dir = runs_dir()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "zygote.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kitaru_core.runtime.zygote"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                close_fds=True,
+            )
+        self.ready = threading.Event()
+        self.failed = False
+        self._lock = threading.Lock()
+        self._replies: dict[str, queue.Queue[dict[str, Any]]] = {}
+        threading.Thread(target=self._read, name="kitaru-zygote", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                payload = json.loads(line)
+            except ValueError:
+                continue
+            if "ready" in payload:
+                self.failed = not payload["ready"]
+                self.ready.set()
+                continue
+            waiting = self._replies.get(str(payload.get("job")))
+            if waiting is not None:
+                waiting.put(payload)
+        self.failed = True
+        self.ready.set()
+        for waiting in list(self._replies.values()):
+            waiting.put({"error": {"code": "backend_error", "message": "The worker pool stopped."}})
+
+    def usable(self) -> bool:
+        return self.ready.is_set() and not self.failed and self.process.poll() is None
+
+    def submit(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+        job_id = uuid.uuid4().hex
+        replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._replies[job_id] = replies
+        try:
+            with self._lock:
+                assert self.process.stdin is not None
+                self.process.stdin.write(
+                    (json.dumps({"job_id": job_id, "job": job}) + "\n").encode()
+                )
+                self.process.stdin.flush()
+            return replies.get(timeout=timeout)
+        except queue.Empty as exc:
+            raise KitaruTimeoutError("The worker did not report within the start timeout.") from exc
+        finally:
+            self._replies.pop(job_id, None)
+
+
+_zygote: _Zygote | None = None
+_zygote_lock = threading.Lock()
+
+
+def warm_zygote() -> None:
+    """Start the warm worker pool for this process (long-lived callers such as the MCP server)."""
+    global _zygote
+    with _zygote_lock:
+        if _zygote is None or _zygote.process.poll() is not None:
+            _zygote = _Zygote()
+
+
+def _finish(payload: dict[str, Any], log_file: Path) -> tuple[str, Path]:
+    if "exec_id" not in payload:
+        raise _error_from(payload)
+    final = log_file.parent / f"{payload['exec_id']}.log"
+    with contextlib.suppress(OSError):
+        if not final.exists():
+            os.replace(log_file, final)
+            log_file = final
+    return str(payload["exec_id"]), log_file
+
+
 def start_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> tuple[str, Path]:
-    """Run ``job`` in a new detached worker; return ``(exec_id, log_file)`` once it started."""
+    """Run ``job`` in a new detached worker; return ``(exec_id, log_file)`` once it started.
+
+    Forked from the warm pool when this process started one (fast), else spawned.
+    """
     log_dir = runs_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"worker-{uuid.uuid4().hex[:12]}.log"
-    read_fd, write_fd = os.pipe()
     job = {"cwd": os.getcwd(), **job}
+    zygote = _zygote
+    if zygote is not None and zygote.usable():
+        payload = zygote.submit({**job, "log_file": str(log_file)}, timeout)
+        if payload.get("error", {}).get("code") != "backend_error" or zygote.usable():
+            return _finish(payload, log_file)
+    return _spawn(job, log_file, timeout)
+
+
+def _spawn(job: dict[str, Any], log_file: Path, timeout: float) -> tuple[str, Path]:
+    read_fd, write_fd = os.pipe()
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "kitaru_core.runtime.worker", str(write_fd)],
@@ -82,14 +180,4 @@ def start_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> tuple[s
             "The worker exited before starting the flow.",
             details={"log_file": str(log_file), "log_tail": tail},
         )
-    payload = json.loads(line)
-    if "exec_id" not in payload:
-        raise _error_from(payload)
-    final = log_dir / f"{payload['exec_id']}.log"
-    try:
-        if not final.exists():
-            os.replace(log_file, final)
-            log_file = final
-    except OSError:
-        pass
-    return str(payload["exec_id"]), log_file
+    return _finish(json.loads(line), log_file)

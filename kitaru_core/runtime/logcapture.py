@@ -91,11 +91,15 @@ class _RecordHandler(logging.Handler):
 
 def _install() -> None:
     global _installed
+    # Checked on every start: something else (a test runner's capture, redirect_stdout, a
+    # notebook) may have replaced sys.stdout since the last execution in this process.
+    if not isinstance(sys.stdout, _Tee):
+        sys.stdout = _Tee(sys.stdout, "INFO", "stdout")
+    if not isinstance(sys.stderr, _Tee):
+        sys.stderr = _Tee(sys.stderr, "ERROR", "stderr")
     if _installed:
         return
     _installed = True
-    sys.stdout = _Tee(sys.stdout, "INFO", "stdout")
-    sys.stderr = _Tee(sys.stderr, "ERROR", "stderr")
     logging.getLogger().addHandler(_RecordHandler(level=logging.INFO))
 
 

@@ -135,8 +135,17 @@ def load(exec_id: str, name: str) -> Any:
         return load_artifact(saved[name])
     step = (run.steps or {}).get(name)
     if step is not None and step.outputs:
-        artifacts = [artifact for versions in step.outputs.values() for artifact in versions]
-        return load_artifact(str(artifacts[0].id))
+        # A checkpoint that called save() also lists that artifact among its outputs; the
+        # call's return value is the output the step declares.
+        declared = set(step.config.outputs) if step.config else set()
+        artifacts = [
+            artifact
+            for output, versions in step.outputs.items()
+            if output in declared or not declared
+            for artifact in versions
+        ]
+        if artifacts:
+            return load_artifact(str(artifacts[0].id))
     available = sorted(set(saved) | set(run.steps or {}))
     raise KitaruNotFoundError(
         f"Execution {exec_id} has no artifact named '{name}'.",

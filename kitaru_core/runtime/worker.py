@@ -7,6 +7,7 @@ could not start. Everything the flow prints goes to the worker's log file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -15,23 +16,26 @@ from typing import Any
 from kitaru_core.errors import KitaruUsageError, translate_exception
 
 
-class _Reporter:
-    def __init__(self, fd: int) -> None:
+class Reporter:
+    """Sends the one line that tells the caller the job started (or why it did not)."""
+
+    def __init__(self, fd: int, *, tag: dict[str, Any] | None = None, close: bool = True) -> None:
         self.fd = fd
+        self.tag = tag or {}
+        self.close = close
         self.sent = False
 
     def send(self, payload: dict[str, Any]) -> None:
         if self.sent or self.fd < 0:
             return
         self.sent = True
-        try:
-            os.write(self.fd, (json.dumps(payload) + "\n").encode())
-            os.close(self.fd)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            os.write(self.fd, (json.dumps({**self.tag, **payload}) + "\n").encode())
+            if self.close and not self.tag:
+                os.close(self.fd)
 
 
-def run_job(job: dict[str, Any], reporter: _Reporter) -> None:
+def run_job(job: dict[str, Any], reporter: Reporter) -> None:
     from kitaru_core.runtime import launcher
 
     launcher.started_listeners.append(lambda exec_id: reporter.send({"exec_id": exec_id}))
@@ -67,20 +71,17 @@ def run_job(job: dict[str, Any], reporter: _Reporter) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    reporter = _Reporter(int(args[0]) if args else -1)
+    from kitaru_core.runtime.zygote import run_job_safely
+
+    reporter = Reporter(int(args[0]) if args else -1)
     try:
         job = json.loads(sys.stdin.read() or "{}")
         if job.get("cwd"):
             os.chdir(job["cwd"])
-        run_job(job, reporter)
-    except BaseException as exc:
-        error = translate_exception(exc)
-        reporter.send({"error": error.to_dict()})
-        print(f"[kitaru] worker stopped: {error.code}: {error.message}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        reporter.send({"error": translate_exception(exc).to_dict()})
         return 1
-    finally:
-        reporter.send({"error": {"code": "not_started", "message": "The flow did not start."}})
-    return 0
+    return 0 if run_job_safely(job, reporter, run_job) else 1
 
 
 if __name__ == "__main__":

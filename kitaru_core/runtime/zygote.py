@@ -1,0 +1,103 @@
+"""A warm process that forks detached workers, so an execution starts in a fraction of a second.
+
+Starting a worker from scratch means importing ZenML and opening the store — seconds. A
+long-lived caller (the MCP server) starts one zygote early; the zygote does that work once,
+stays single-threaded, and forks a child per job. The child becomes its own session (it survives
+the caller), re-opens its own database connections and runs the job exactly like a spawned
+worker. Each child reports ``{"job": id, "exec_id": ...}`` or ``{"job": id, "error": ...}`` as one
+line on the zygote's stdout (lines under the pipe's atomic size, so they never interleave).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+
+def _warm() -> None:
+    """Do once here what every worker would otherwise do on its first run."""
+    from zenml import models
+    from zenml.environment import get_run_environment_dict
+    from zenml.integrations.registry import integration_registry
+    from zenml.utils.code_repository_utils import find_active_code_repository
+
+    from kitaru_core.backend.bootstrap import zenml_client
+    from kitaru_core.runtime import launcher, loader, worker  # noqa: F401 - imported to warm
+
+    client = zenml_client()
+    _ = client.active_stack  # imports the stack's component flavors
+    get_run_environment_dict()  # the installed-packages list, cached per process
+    integration_registry.activate_integrations()
+    find_active_code_repository()
+    for response in (
+        models.PipelineRunResponse,
+        models.PipelineSnapshotResponse,
+        models.StepRunResponse,
+        models.ArtifactVersionResponse,
+    ):
+        response.model_rebuild()  # pydantic builds these lazily, on first use
+
+
+def _child(job: dict[str, Any], job_id: str, out_fd: int) -> None:
+    """Runs in the forked child: detach, fresh connections, run the job, never return."""
+    code = 1
+    try:
+        os.setsid()
+        from kitaru_core.backend.bootstrap import zenml_client
+        from kitaru_core.runtime.worker import Reporter, run_job
+
+        engine = getattr(zenml_client().zen_store, "engine", None)
+        if engine is not None:
+            engine.dispose(close=False)  # the parent's pooled connections are not ours to use
+        log_fd = os.open(job.pop("log_file"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        if job.get("cwd"):
+            os.chdir(job["cwd"])
+        reporter = Reporter(out_fd, tag={"job": job_id})
+        code = 0 if run_job_safely(job, reporter, run_job) else 1
+    finally:
+        os._exit(code)
+
+
+def run_job_safely(job: dict[str, Any], reporter: Any, run_job: Any) -> bool:
+    from kitaru_core.errors import translate_exception
+
+    try:
+        run_job(job, reporter)
+        return True
+    except BaseException as exc:
+        error = translate_exception(exc)
+        reporter.send({"error": error.to_dict()})
+        print(f"[kitaru] worker stopped: {error.code}: {error.message}", file=sys.stderr)
+        return False
+    finally:
+        reporter.send({"error": {"code": "not_started", "message": "The flow did not start."}})
+
+
+def main() -> int:
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # ZenML may print; only report lines go to the real stdout
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished children are reaped automatically
+    try:
+        _warm()
+        os.write(out_fd, b'{"ready": true}\n')
+    except BaseException as exc:
+        os.write(out_fd, (json.dumps({"ready": False, "error": str(exc)}) + "\n").encode())
+        return 1
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            continue
+        job_id = str(request.get("job_id"))
+        if os.fork() == 0:
+            _child(dict(request.get("job") or {}), job_id, out_fd)
+    return 0  # stdin closed: the caller is gone
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The warm worker pool: executions started through it behave like spawned workers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kitaru_core.errors import KitaruError
+from kitaru_core.runtime import detach, liveness
+from kitaru_core.runtime.handle import FlowHandle
+
+FLOW = """
+from kitaru_core import checkpoint, flow
+
+
+@checkpoint
+def shout(word: str) -> str:
+    return word.upper()
+
+
+@flow
+def loud(word: str = "hi") -> str:
+    return shout(word) + "!"
+"""
+
+
+@pytest.fixture(scope="module")
+def zygote():  # type: ignore[no-untyped-def]
+    detach.warm_zygote()
+    pool = detach._zygote
+    assert pool is not None
+    assert pool.ready.wait(120), "the zygote did not become ready"
+    assert pool.usable()
+    yield pool
+    pool.process.kill()
+    pool.process.wait(10)
+    detach._zygote = None
+
+
+def test_execution_started_by_the_pool_completes(zygote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "loud_flow.py").write_text(FLOW)
+    word = uuid.uuid4().hex[:8]
+    exec_id, log_file = detach.start_job(
+        {
+            "kind": "run",
+            "target": "loud_flow.py:loud",
+            "inputs": {"word": word},
+            "cwd": str(tmp_path),
+        }
+    )
+    assert FlowHandle(exec_id).wait(timeout=120) == word.upper() + "!"
+    record = liveness.read(exec_id)
+    assert record is not None and record["pid"] != zygote.process.pid
+    assert "[kitaru] flow 'loud' completed" in Path(log_file).read_text()
+
+
+def test_bad_target_through_the_pool_reports_the_error(zygote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(KitaruError) as caught:
+        detach.start_job({"kind": "run", "target": "missing.py:flow", "cwd": str(tmp_path)})
+    assert caught.value.code == "not_found"
+    assert zygote.usable()  # one failed job does not take the pool down
+
+
+def test_dead_pool_falls_back_to_spawning(tmp_path: Path) -> None:
+    detach.warm_zygote()
+    pool = detach._zygote
+    assert pool is not None
+    pool.process.kill()
+    pool.process.wait(10)
+    deadline = time.monotonic() + 10
+    while pool.usable() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (tmp_path / "loud_flow.py").write_text(FLOW)
+    exec_id, _ = detach.start_job(
+        {
+            "kind": "run",
+            "target": "loud_flow.py:loud",
+            "inputs": {"word": "x"},
+            "cwd": str(tmp_path),
+        }
+    )
+    assert FlowHandle(exec_id).wait(timeout=120) == "X!"
+    detach._zygote = None
