@@ -12,9 +12,7 @@ from kitaru_core.backend.control import prepare_source_root
 from kitaru_core.backend.runs import get_run
 from kitaru_core.errors import KitaruStateError
 from kitaru_core.runtime.launcher import temporary_stack
-
-ORIGINAL_KEY = "kitaru_original_exec_id"
-OVERRIDES_KEY = "kitaru_overrides"
+from kitaru_core.runtime.naming import ANSWERS_KEY, ORIGINAL_KEY, OVERRIDES_KEY
 
 
 def recorded_calls(exec_id: str) -> list[tuple[str, str]]:
@@ -46,6 +44,26 @@ def _pipeline_for(run: Any) -> Any:
     return DynamicPipeline.load_from_source(spec.source)
 
 
+def answers_before(run: Any, call_id: str | None) -> dict[str, Any]:
+    """The original's answered waits that were asked before ``call_id`` started (all if None).
+
+    A replay reuses the human answers given before its replay point, so it does not stop to
+    ask them again; waits after the replay point are asked anew.
+    """
+    from kitaru_core.backend.waits import list_conditions
+
+    step = (run.steps or {}).get(call_id) if call_id else None
+    cutoff = step.start_time if step is not None else None
+    answers: dict[str, Any] = {}
+    for condition in list_conditions(str(run.id), pending=False):
+        if condition.resolution is None or condition.resolution.value != "continue":
+            continue
+        if cutoff is not None and condition.created and condition.created >= cutoff:
+            continue
+        answers[condition.name] = condition.result
+    return answers
+
+
 def run_again(
     exec_id: str,
     *,
@@ -53,6 +71,7 @@ def run_again(
     overrides: dict[str, Any],
     flow_inputs: dict[str, Any],
     live: bool,
+    replay_from: str | None = None,
 ) -> str:
     """Start a new run of ``exec_id``'s flow that reuses the outputs of the ``skip`` calls.
 
@@ -64,6 +83,7 @@ def run_again(
     extra = dict(original.config.extra or {})
     extra[ORIGINAL_KEY] = exec_id
     extra[OVERRIDES_KEY] = overrides
+    extra[ANSWERS_KEY] = answers_before(original, replay_from)
     options: dict[str, Any] = {"extra": extra}
     if live:
         options["enable_cache"] = False

@@ -19,7 +19,7 @@ from kitaru_core.models import (
     LogEntry,
     PendingWait,
 )
-from kitaru_core.runtime.naming import RESULT_KEY, SPEC_KEY, user_text
+from kitaru_core.runtime.naming import ORIGINAL_KEY, RESULT_KEY, SPEC_KEY, user_text
 
 
 def get_run(exec_id: str, *, hydrate: bool = True) -> Any:
@@ -190,7 +190,7 @@ def to_execution(
             ended_at=run.end_time,
             stack=run.stack.name if run.stack else None,
             result=result.get("preview") if status == ExecutionStatus.COMPLETED else None,
-            original_exec_id=extra.get("kitaru_original_exec_id"),
+            original_exec_id=extra.get(ORIGINAL_KEY),
         )
     return Execution(
         exec_id=str(run.id),
@@ -205,7 +205,7 @@ def to_execution(
         pending_wait=pending_wait,
         failure=failure_of(run) if status == ExecutionStatus.FAILED else None,
         frozen_spec=dict(extra.get(SPEC_KEY) or {}),
-        original_exec_id=extra.get("kitaru_original_exec_id"),
+        original_exec_id=extra.get(ORIGINAL_KEY),
     )
 
 
@@ -240,9 +240,12 @@ def list_runs(
         filters["status"] = "oneof:" + json.dumps(_zenml_statuses(status))
     if stack:
         filters["stack"] = stack
-    # ZenML pages by number: fetch the page that holds ``offset`` plus one extra item to know
-    # whether more follow.
-    page_size = size + offset % size if offset % size else size
+    # ZenML pages by number: use the smallest page size whose page holds the whole window
+    # [offset, offset + size) — a caller may change ``limit`` between pages, so ``offset`` need
+    # not be a multiple of ``size`` (a window split over two pages would leave a gap).
+    page_size = size
+    while offset // page_size != (offset + size - 1) // page_size:
+        page_size += 1
     page_number = offset // page_size + 1
     try:
         page = client.list_pipeline_runs(page=page_number, size=page_size, **filters)

@@ -25,6 +25,8 @@ class FlowScope:
     artifacts_by_value: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     # Replay: recorded outputs that replace a checkpoint call, keyed by call id.
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Replay and retry: answers the original execution already got, by wait name.
+    answers: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def remember(self, value: Any, artifact: Any) -> None:

@@ -20,7 +20,9 @@ from kitaru_core.errors import KitaruNotFoundError
 from kitaru_core.rendering import render_preview
 from kitaru_core.runtime import cancellation, context, liveness, logcapture, terminal
 from kitaru_core.runtime.naming import (
+    ANSWERS_KEY,
     LOCAL_LOGS_KEY,
+    OVERRIDES_KEY,
     RESULT_KEY,
     SOURCE_ROOT_KEY,
     SPEC_KEY,
@@ -67,7 +69,13 @@ def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         _last_started[threading.get_ident()] = exec_id
     for listener in list(started_listeners):
         listener(exec_id)
-    scope = context.FlowScope(exec_id=exec_id, flow=flow.name, overrides=_overrides_of(run))
+    extra = run.config.extra or {}
+    scope = context.FlowScope(
+        exec_id=exec_id,
+        flow=flow.name,
+        overrides=dict(extra.get(OVERRIDES_KEY) or {}),
+        answers=dict(extra.get(ANSWERS_KEY) or {}),
+    )
     token = context.enter_flow(scope)
     heartbeat = liveness.Heartbeat(exec_id)
     local_logs = bool((run.config.extra or {}).get(LOCAL_LOGS_KEY))
@@ -105,11 +113,6 @@ def _finish_cancelled(exec_id: str) -> None:
     )
     # ZenML leaves the status alone for this signal (it is what an aborted wait raises).
     raise _WaitConditionAborted("cancelled") from None
-
-
-def _overrides_of(run: Any) -> dict[str, Any]:
-    extra = run.config.extra or {}
-    return dict(extra.get("kitaru_overrides") or {})
 
 
 def record_result(exec_id: str, flow_name: str, scope: context.FlowScope, value: Any) -> None:

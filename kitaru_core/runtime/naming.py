@@ -13,6 +13,9 @@ RESULT_KEY = "kitaru_result"
 SPEC_KEY = "kitaru_execution_spec"
 SOURCE_ROOT_KEY = "kitaru_source_root"
 LOCAL_LOGS_KEY = "kitaru_local_logs"
+OVERRIDES_KEY = "kitaru_overrides"
+ANSWERS_KEY = "kitaru_answers"
+ORIGINAL_KEY = "kitaru_original_exec_id"
 
 _NOT_IDENTIFIER = re.compile(r"\W+")
 

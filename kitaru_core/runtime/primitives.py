@@ -56,7 +56,7 @@ def wait(
     seconds (default 600) the worker releases its compute and the execution stays ``waiting``;
     an answer later resumes it from here without re-running completed checkpoints.
     """
-    context.require_flow_scope("wait()")
+    scope = context.require_flow_scope("wait()")
     zenml_schema = _zenml_schema(schema)
     if timeout is not None and timeout < 0:
         raise KitaruUsageError(f"wait(timeout=...) must be >= 0 seconds, got {timeout}.")
@@ -64,6 +64,10 @@ def wait(
 
     from kitaru_core.runtime import terminal
 
+    if scope.answers:
+        recorded, answer = _recorded_answer(scope, name, zenml_schema)
+        if recorded:
+            return answer
     terminal.waiting(name, question)
     try:
         # ZenML annotates poll_interval as int but sleeps with it, so a fraction works.
@@ -80,6 +84,29 @@ def wait(
         if type(exc).__name__ in ("RunPaused", "_WaitConditionAborted"):
             raise FlowSuspended(exc) from exc
         raise
+
+
+def _recorded_answer(scope: context.FlowScope, name: str | None, schema: Any) -> tuple[bool, Any]:
+    """Replay/retry: the answer the original execution got for this wait, if any.
+
+    Unnamed waits are numbered by ZenML in call order; taking the next number here keeps the
+    numbering of later waits the same as in the original execution.
+    """
+    from pydantic import TypeAdapter
+    from zenml.execution.pipeline.dynamic.run_context import DynamicPipelineRunContext
+
+    if name is None:
+        run_context = DynamicPipelineRunContext.get()
+        if run_context is None:
+            return False, None
+        name = run_context.next_wait_condition_name()
+    if name not in scope.answers:
+        return False, None
+    value = scope.answers[name]
+    from kitaru_core.runtime import terminal
+
+    terminal.answer_reused(name)
+    return True, None if schema is None else TypeAdapter(schema).validate_python(value)
 
 
 def log(**metadata: Any) -> None:

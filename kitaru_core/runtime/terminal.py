@@ -65,5 +65,9 @@ def cancelled(exec_id: str) -> None:
     _emit(f"cancelled — exec_id {exec_id}; completed checkpoints are kept")
 
 
+def answer_reused(name: str) -> None:
+    _emit(f"wait '{name}' answered as in the original execution")
+
+
 def flow_finished(flow: str, exec_id: str, status: str) -> None:
     _emit(f"flow '{flow}' {status} — exec_id {exec_id}")

@@ -64,6 +64,7 @@ def run_job(job: dict[str, Any], reporter: Reporter) -> None:
             overrides=dict(job.get("overrides") or {}),
             flow_inputs=dict(job.get("flow_inputs") or {}),
             live=bool(job.get("live")),
+            replay_from=job.get("replay_from"),
         )
     else:
         raise KitaruUsageError(f"Unknown worker job kind {kind!r}.")

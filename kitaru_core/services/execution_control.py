@@ -95,6 +95,7 @@ def replay(
         "overrides": by_call,
         "flow_inputs": flow_inputs or {},
         "live": True,
+        "replay_from": plan.from_checkpoint,
     }
     new_id, log_file = start_job(job)
     return _started(new_id, log_file)

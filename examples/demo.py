@@ -1,0 +1,116 @@
+"""`make demo`: an MCP client drives `kitaru-mcp` through a real flow on the local store.
+
+It starts the server over stdio with the official MCP client, lists its tools, runs the
+approval example, answers the question the flow asks, shows the result and the checkpoints,
+then replays the execution from a checkpoint — the way an assistant such as Claude Code would.
+
+    .venv/bin/python examples/demo.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+
+HERE = Path(__file__).resolve().parent
+TARGET = "examples/approval.py:approval_flow"
+
+
+def say(title: str, detail: str = "") -> None:
+    print(f"\n\033[1m▸ {title}\033[0m" + (f"\n  {detail}" if detail else ""), flush=True)
+
+
+def show(data: Any, indent: str = "  ") -> None:
+    text = json.dumps(data, indent=2, default=str)
+    print("\n".join(indent + line for line in text.splitlines()), flush=True)
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """Call a tool and return its structured result (raise on an error result)."""
+    started = time.perf_counter()
+    result = await client.call_tool(tool, arguments)
+    elapsed = (time.perf_counter() - started) * 1000
+    data = result.structured_content or {}
+    if result.is_error:
+        raise SystemExit(f"{tool} failed: {json.dumps(data, indent=2)}")
+    print(f"  ({tool} answered in {elapsed:.0f} ms)", flush=True)
+    return data
+
+
+async def wait_for(client: Client, exec_id: str, statuses: set[str], limit: float = 120) -> dict:
+    deadline = time.monotonic() + limit
+    while True:
+        execution = await call(client, "kitaru_executions_get", exec_id=exec_id)
+        if execution["status"] in statuses or time.monotonic() > deadline:
+            return execution
+        await asyncio.sleep(0.5)
+
+
+async def main() -> None:
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "kitaru_mcp", "--allow-path", str(HERE.parent)],
+        cwd=str(HERE.parent),
+    )
+    async with Client(server, read_timeout_seconds=300) as client:
+        say("Connected to kitaru-mcp over stdio")
+        tools = await client.list_tools()
+        names = sorted(tool.name for tool in tools.tools)
+        print(f"  {len(names)} tools: " + ", ".join(names))
+
+        say("kitaru_status", "where executions are stored")
+        status = await call(client, "kitaru_status")
+        show({key: status.get(key) for key in ("connection", "active_stack", "config_dir")})
+
+        say("kitaru_executions_run", f"start {TARGET} in the background")
+        started = await call(
+            client, "kitaru_executions_run", target=TARGET, args={"topic": "durable agents"}
+        )
+        exec_id = started["exec_id"]
+        print(f"  exec_id {exec_id} — status {started['status']}")
+
+        execution = await wait_for(client, exec_id, {"waiting", "failed", "completed"})
+        say("kitaru_executions_waiting", "the flow asks a question and waits")
+        waits = await call(client, "kitaru_executions_waiting")
+        pending = [item for item in waits["items"] if item["exec_id"] == exec_id]
+        show(pending[0] if pending else execution.get("pending_wait"))
+
+        say("kitaru_executions_input", "answer it: approved, with a note")
+        await call(
+            client,
+            "kitaru_executions_input",
+            exec_id=exec_id,
+            wait="approval",
+            value={"approved": True, "note": "ship it"},
+        )
+        execution = await wait_for(client, exec_id, {"completed", "failed", "cancelled"})
+        say(f"Execution {execution['status']}", f"result: {execution.get('result')!r}")
+        for call_ in execution["checkpoints"]:
+            cached = " (reused)" if call_["cached"] else ""
+            print(f"  - {call_['call_id']}: {call_['status']}{cached}")
+
+        say("kitaru_executions_replay (dry run)", "what a replay from 'publish' would do")
+        plan = await call(
+            client, "kitaru_executions_replay", exec_id=exec_id, from_="publish", dry_run=True
+        )
+        show(plan)
+
+        say("kitaru_executions_replay", "replay from 'publish': the draft is reused")
+        replayed = await call(client, "kitaru_executions_replay", exec_id=exec_id, from_="publish")
+        new_id = replayed["exec_id"]
+        replay = await wait_for(client, new_id, {"completed", "failed", "cancelled", "waiting"})
+        print(f"  replay {new_id} {replay['status']} — result {replay.get('result')!r}")
+        for call_ in replay["checkpoints"]:
+            cached = " (reused)" if call_["cached"] else ""
+            print(f"  - {call_['call_id']}: {call_['status']}{cached}")
+        say("Done", "Try it yourself: register kitaru-mcp with your assistant (see README).")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
