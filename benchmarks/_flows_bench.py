@@ -14,3 +14,18 @@ def chain(n: int = 10, salt: int = 0) -> int:
     for _ in range(n):
         value = step_once(value)
     return value
+
+
+@checkpoint
+def prepare(value: int) -> int:
+    return value * 2
+
+
+@flow
+def gated(salt: int = 0, timeout: float = 120.0) -> int:
+    """One checkpoint, then a wait that the benchmark answers."""
+    from kitaru_core import wait
+
+    value = prepare(salt)
+    extra = wait(name="go", schema=int, question="Add how much?", timeout=timeout)
+    return value + extra

@@ -1,11 +1,14 @@
-"""Benchmark: end-to-end latency of flows on the local stack.
+"""Benchmark: latency of flows and execution management on the local stack.
 
 Run with the project's venv:  .venv/bin/python benchmarks/flows.py [--repeats 5]
 
-It uses a fresh temporary Kitaru config dir (a new SQLite store), runs a warm-up flow, then
-measures `.run()` → result for flows of N = 1, 10, 50 trivial checkpoints (median of
---repeats runs each, uncached: every run gets a new input), fits time = fixed + slope * N by
-least squares, and compares a fully cached re-run with an uncached run of the same flow.
+It uses a fresh temporary Kitaru config dir (a new SQLite store) and reports medians:
+- runs: `.run()` → result for flows of N = 1, 10, 50 trivial checkpoints (uncached: every run
+  gets a new input), the least-squares fit time = fixed + slope * N, and a fully cached re-run
+  against an uncached run of the same flow;
+- manage: `input()` → `completed` for a detached worker that is waiting, replay from the middle
+  of a 10-checkpoint execution (call return and completion, with the warm worker pool the MCP
+  server uses), and warm `get` / `list` latency on a store with 200 executions.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from pathlib import Path
 os.environ.setdefault("KITARU_CONFIG_PATH", tempfile.mkdtemp(prefix="kitaru-bench-"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _flows_bench import chain  # noqa: E402
+from _flows_bench import chain
+
+HERE = Path(__file__).resolve().parent
 
 
 def timed_run(n: int, salt: int, cache: bool) -> float:
@@ -36,38 +41,115 @@ def least_squares(points: list[tuple[int, float]]) -> tuple[float, float]:
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum(
-        (x - mean_x) ** 2 for x in xs
-    )
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x in xs)
     return mean_y - slope * mean_x, slope
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def wait_until(check, timeout: float = 120.0, interval: float = 0.01) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark step timed out")
+        time.sleep(interval)
+
+
+def bench_manage(repeats: int) -> None:
+    from kitaru_core.runtime import detach
+    from kitaru_core.services import execution_control, executions
+
+    detach.warm_zygote()
+    assert detach._zygote is not None and detach._zygote.ready.wait(120)
+    os.chdir(HERE)
+    cycle = []
+    for index in range(repeats):
+        exec_id, _ = detach.start_job(
+            {"kind": "run", "target": "_flows_bench.py:gated", "inputs": {"salt": index}}
+        )
+        wait_until(lambda eid=exec_id: executions.get(eid).status.value == "waiting")
+        started = time.perf_counter()
+        executions.input(exec_id, value=1, wait="go")
+        wait_until(lambda eid=exec_id: executions.get(eid).status.value == "completed")
+        cycle.append(time.perf_counter() - started)
+    print(
+        f"input -> completed (worker waiting): median {ms(statistics.median(cycle))} "
+        f"(runs: {', '.join(ms(c) for c in cycle)})"
+    )
+    original = chain.run(n=10, salt=int(time.time()), cache=False).exec_id
+    returned, finished = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        replayed = execution_control.replay(original, from_="step_once_6")
+        returned.append(time.perf_counter() - started)
+        new_id = replayed.exec_id
+        wait_until(lambda eid=new_id: executions.get(eid).status.is_finished, interval=0.02)
+        finished.append(time.perf_counter() - started)
+    print(
+        f"replay from the 6th of 10 checkpoints: call returns in median "
+        f"{ms(statistics.median(returned))}, completed in {ms(statistics.median(finished))}"
+    )
+    existing = len(executions.list_executions(limit=200)[0])
+    for index in range(max(0, 200 - existing)):
+        chain.run(n=1, salt=10_000_000 + index, cache=False)
+    gets, lists = [], []
+    executions.get(original)
+    executions.list_executions(limit=20)
+    for _ in range(max(repeats, 10)):
+        started = time.perf_counter()
+        executions.get(original)
+        gets.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        executions.list_executions(limit=20)
+        lists.append(time.perf_counter() - started)
+    total = len(executions.list_executions(limit=200)[0])
+    print(
+        f"store with {total} executions: get (10 checkpoints) median "
+        f"{ms(statistics.median(gets))}, list (20 items) median {ms(statistics.median(lists))}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", default="1,10,50")
+    parser.add_argument("--sections", default="runs,manage")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     salt = int(time.time())
     timed_run(2, salt, cache=False)  # warm-up: store bootstrap, imports, first pipeline
+    if "runs" in args.sections:
+        bench_runs(sizes, args.repeats, salt)
+    if "manage" in args.sections:
+        bench_manage(args.repeats)
+
+
+def bench_runs(sizes: list[int], repeats: int, salt: int) -> None:
     medians: dict[int, float] = {}
     for n in sizes:
         runs = []
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             salt += 1
             runs.append(timed_run(n, salt, cache=False))
         medians[n] = statistics.median(runs)
-        print(f"N={n:>3}: median {medians[n] * 1000:8.1f} ms  (runs: "
-              + ", ".join(f"{r * 1000:.0f}" for r in runs) + ")")
+        print(
+            f"N={n:>3}: median {medians[n] * 1000:8.1f} ms  (runs: "
+            + ", ".join(f"{r * 1000:.0f}" for r in runs)
+            + ")"
+        )
     fixed, slope = least_squares([(n, medians[n]) for n in sizes])
     print(f"per-checkpoint slope: {slope * 1000:.1f} ms; fixed per-run cost: {fixed * 1000:.0f} ms")
     uncached, cached = [], []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         salt += 1
         uncached.append(timed_run(10, salt, cache=True))  # first run of this input: computes
         cached.append(timed_run(10, salt, cache=True))  # same input again: all cache hits
     u, c = statistics.median(uncached), statistics.median(cached)
-    print(f"N=10 uncached {u * 1000:.0f} ms vs cached re-run {c * 1000:.0f} ms: {u / c:.2f}x faster")
+    print(
+        f"N=10 uncached {u * 1000:.0f} ms vs cached re-run {c * 1000:.0f} ms: {u / c:.2f}x faster"
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from kitaru_core.backend.bootstrap import zenml_client
 from kitaru_core.backend.control import prepare_source_root
 from kitaru_core.backend.runs import get_run
 from kitaru_core.errors import KitaruStateError
-from kitaru_core.runtime.launcher import temporary_stack
-from kitaru_core.runtime.naming import ANSWERS_KEY, ORIGINAL_KEY, OVERRIDES_KEY
+from kitaru_core.runtime.launcher import store_options, temporary_stack
+from kitaru_core.runtime.naming import ANSWERS_KEY, LOCAL_LOGS_KEY, ORIGINAL_KEY, OVERRIDES_KEY
 
 
 def recorded_calls(exec_id: str) -> list[tuple[str, str]]:
@@ -84,7 +84,7 @@ def run_again(
     extra[ORIGINAL_KEY] = exec_id
     extra[OVERRIDES_KEY] = overrides
     extra[ANSWERS_KEY] = answers_before(original, replay_from)
-    options: dict[str, Any] = {"extra": extra}
+    options: dict[str, Any] = {"extra": extra, **store_options(bool(extra.get(LOCAL_LOGS_KEY)))}
     if live:
         options["enable_cache"] = False
     pipeline = pipeline.with_options(**options)

@@ -41,6 +41,23 @@ def get_run(exec_id: str, *, hydrate: bool = True) -> Any:
         ) from exc
 
 
+def steps_of(run: Any) -> dict[str, Any]:
+    """The run's checkpoint calls (latest attempt each), hydrated, in one store query.
+
+    ``run.steps`` would load them unhydrated, and reading each one's configuration would then
+    cost one more query per call.
+    """
+    page = zenml_client().list_run_steps(
+        pipeline_run_id=run.id,
+        project=run.project_id,
+        exclude_retried=True,
+        hydrate=True,
+        size=10_000,
+        sort_by="asc:created",
+    )
+    return {step.name: step for step in page.items}
+
+
 def run_status(exec_id: str) -> ExecutionStatus:
     return public_status(get_run(exec_id, hydrate=False))
 
@@ -81,7 +98,7 @@ def load_artifact(artifact_id: str) -> Any:
 def saved_artifacts(run: Any, prefix: str) -> dict[str, str]:
     """``save()`` name → artifact id, from the run and its checkpoints (cached ones included)."""
     sources = [run.run_metadata or {}]
-    for step in (run.steps or {}).values():
+    for step in steps_of(run).values():
         sources.append(step.run_metadata or {})
         if step.status == ZenStatus.CACHED and step.original_step_run_id:
             original = zenml_client().zen_store.get_run_step(step.original_step_run_id)
@@ -96,13 +113,27 @@ def saved_artifacts(run: Any, prefix: str) -> dict[str, str]:
 
 def load_result(exec_id: str) -> Any:
     """The flow's return value as a Python object (``None`` when it returned nothing)."""
-    record = result_metadata(get_run(exec_id))
+    run = get_run(exec_id)
+    record = result_metadata(run)
     if record.get("inline"):
         return record.get("preview")
     artifact_id = record.get("artifact_id")
     if not artifact_id:
         return None
+    use_run_source_root(run)
     return load_artifact(artifact_id)
+
+
+def use_run_source_root(run: Any) -> None:
+    """Import user classes (a pydantic result, …) from where the run's flow was imported.
+
+    ZenML needs a source root to load a user-defined type; in a process that has not started a
+    flow itself and whose ``__main__`` has no file (``python -c``, a REPL, a notebook, an xdist
+    worker) it would otherwise fail.
+    """
+    from kitaru_core.backend.control import prepare_source_root
+
+    prepare_source_root(run)
 
 
 def _step_attempts(step: Any) -> int:
@@ -145,9 +176,9 @@ def user_traceback(text: str) -> str:
     return user_text("\n".join(keep))
 
 
-def failure_of(run: Any) -> Failure | None:
+def failure_of(run: Any, steps: dict[str, Any] | None = None) -> Failure | None:
     """Where and why a run failed: the failed checkpoint's exception, else the run's reason."""
-    for invocation_id, step in (run.steps or {}).items():
+    for invocation_id, step in (steps if steps is not None else steps_of(run)).items():
         if step.status == ZenStatus.FAILED:
             info = step.exception_info
             message = (info.message if info else None) or "checkpoint failed"
@@ -192,6 +223,7 @@ def to_execution(
             result=result.get("preview") if status == ExecutionStatus.COMPLETED else None,
             original_exec_id=extra.get(ORIGINAL_KEY),
         )
+    steps = steps_of(run)
     return Execution(
         exec_id=str(run.id),
         flow=user_text(run.pipeline.name if run.pipeline else run.name),
@@ -201,9 +233,9 @@ def to_execution(
         ended_at=run.end_time,
         stack=run.stack.name if run.stack else None,
         result=result.get("preview") if status == ExecutionStatus.COMPLETED else None,
-        checkpoints=[_checkpoint_call(i, s) for i, s in (run.steps or {}).items()],
+        checkpoints=[_checkpoint_call(i, s) for i, s in steps.items()],
         pending_wait=pending_wait,
-        failure=failure_of(run) if status == ExecutionStatus.FAILED else None,
+        failure=failure_of(run, steps) if status == ExecutionStatus.FAILED else None,
         frozen_spec=dict(extra.get(SPEC_KEY) or {}),
         original_exec_id=extra.get(ORIGINAL_KEY),
     )

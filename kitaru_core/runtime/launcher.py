@@ -203,6 +203,17 @@ def is_local_stack(stack_id: str) -> bool:
     return all(component.flavor_name == "local" for component in orchestrators)
 
 
+def store_options(local: bool) -> dict[str, Any]:
+    """What ZenML records per checkpoint: no artifact metadata or visualizations (Kitaru never
+    shows them) and, on a local stack, no ZenML log storage (Kitaru keeps the logs itself)."""
+    return {
+        "enable_artifact_metadata": False,
+        "enable_artifact_visualization": False,
+        "enable_step_logs": not local,
+        "enable_pipeline_logs": not local,
+    }
+
+
 def configured_pipeline(
     flow: Flow,
     config: ExecutionConfig,
@@ -222,10 +233,7 @@ def configured_pipeline(
     spec = config.frozen_spec({"flow": flow.name})
     options: dict[str, Any] = {
         "enable_cache": config.cache.value,
-        "enable_artifact_metadata": False,
-        "enable_artifact_visualization": False,
-        "enable_step_logs": not local,
-        "enable_pipeline_logs": not local,
+        **store_options(local),
         "extra": {
             SPEC_KEY: spec,
             SOURCE_ROOT_KEY: str(flow_source_root(flow)),

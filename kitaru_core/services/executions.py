@@ -3,9 +3,19 @@ executions and answer their waits."""
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from kitaru_core.errors import KitaruNotFoundError, KitaruStateError, KitaruValidationError
+from kitaru_core.errors import (
+    KitaruNotFoundError,
+    KitaruStateError,
+    KitaruUsageError,
+    KitaruValidationError,
+)
 from kitaru_core.models import (
     Execution,
     ExecutionStatus,
@@ -25,16 +35,107 @@ DEFAULT_LOG_LIMIT = 200
 MAX_LOG_LIMIT = 5000
 
 
+def _is_file_target(module_part: str) -> bool:
+    # The same test runtime.loader.load_flow applies: a path, not a dotted module name.
+    return module_part.endswith(".py") or "/" in module_part or "\\" in module_part
+
+
+def target_source(target: str) -> Path:
+    """The file a flow target's code comes from, found without importing anything.
+
+    Surfaces that confine where code may be loaded from (the MCP server's allowed roots) check
+    this file before anything runs. A file target gives its absolute path, existing or not
+    (starting it reports a missing file); a module target gives its module's file, looked up in
+    the current directory first and then on ``sys.path`` — the order the worker imports from.
+    """
+    from kitaru_core.runtime.loader import split_target
+
+    module_part, _ = split_target(target)
+    if _is_file_target(module_part):
+        return Path(module_part).expanduser().absolute()
+    parts = module_part.split(".")
+    for entry in [Path.cwd(), *(Path(item) for item in sys.path if item)]:
+        base = entry.joinpath(*parts)
+        for candidate in (base.parent / f"{base.name}.py", base / "__init__.py"):
+            if candidate.is_file():
+                return candidate.absolute()
+    raise KitaruNotFoundError(
+        f"Module '{module_part}' was found neither in {Path.cwd()} nor on the Python path.",
+        hint="Give a file target such as flows/agent.py:my_flow, or check the module name.",
+        details={"target": target},
+    )
+
+
+def confined_target(target: str, confine: Callable[[Path], Path]) -> str:
+    """The target to load once a surface's path policy has approved its source file.
+
+    ``confine`` gets the file :func:`target_source` finds and returns the file that may be
+    loaded (or raises); a file target then loads exactly that file, so a path checked once
+    cannot point elsewhere later. Module targets are kept as given.
+    """
+    from kitaru_core.runtime.loader import split_target
+
+    module_part, attribute = split_target(target)
+    source = confine(target_source(target))
+    return f"{source}:{attribute}" if _is_file_target(module_part) else target.strip()
+
+
+def start(
+    target: str, *, inputs: dict[str, Any] | None = None, stack: str | None = None
+) -> StartedExecution:
+    """Start a flow target (``<file.py or module>:<flow>``) in a detached worker.
+
+    Returns as soon as the execution exists; the flow runs on in the background. A target that
+    cannot be loaded, inputs that do not fit the flow's signature, or an unknown stack are
+    reported as errors and start nothing.
+    """
+    from kitaru_core.runtime.detach import start_job
+    from kitaru_core.runtime.loader import split_target
+
+    if inputs is not None and not isinstance(inputs, dict):
+        raise KitaruUsageError("Flow inputs must be a JSON object of parameter names to values.")
+    module_part, _ = split_target(target)
+    if _is_file_target(module_part) and not Path(module_part).expanduser().is_file():
+        # Checked here too, so that a typo costs no worker process.
+        raise KitaruNotFoundError(
+            f"Flow file '{module_part}' does not exist (looked in {Path.cwd()}).",
+            hint="Give a path relative to the current directory, or an absolute path.",
+            details={"target": target},
+        )
+    job = {"kind": "run", "target": target, "inputs": dict(inputs or {}), "stack": stack}
+    exec_id, log_file = start_job(job)
+    execution = get(exec_id)
+    return StartedExecution(
+        exec_id=exec_id, status=execution.status, flow=execution.flow, log_file=str(log_file)
+    )
+
+
+# A finished execution never changes again, so its full view is kept once read (bounded).
+_FINISHED_CACHE_SIZE = 512
+_finished: OrderedDict[str, Execution] = OrderedDict()
+_finished_lock = threading.Lock()
+
+
 def get(exec_id: str) -> Execution:
     """One execution in full: checkpoints, pending wait, failure, frozen spec, result."""
     from kitaru_core.backend import recovery, runs, waits
 
+    with _finished_lock:
+        cached = _finished.get(str(exec_id))
+    if cached is not None:
+        return cached.model_copy(deep=True)
     run = recovery.reconcile(runs.get_run(exec_id))
     pending = None
     if runs.is_waiting(run):
         conditions = waits.list_conditions(exec_id)
         pending = waits.to_pending_wait(conditions[0]) if conditions else None
-    return runs.to_execution(run, pending_wait=pending)
+    execution = runs.to_execution(run, pending_wait=pending)
+    if execution.status.is_finished:
+        with _finished_lock:
+            _finished[execution.exec_id] = execution.model_copy(deep=True)
+            while len(_finished) > _FINISHED_CACHE_SIZE:
+                _finished.popitem(last=False)
+    return execution
 
 
 def list_executions(
@@ -82,7 +183,7 @@ def logs(
     """The execution's log lines (the last ``limit`` by default); returns ``(lines, truncated)``."""
     from kitaru_core.backend import runs
 
-    size = check_limit(limit or DEFAULT_LOG_LIMIT, maximum=MAX_LOG_LIMIT)
+    size = check_limit(DEFAULT_LOG_LIMIT if limit is None else limit, maximum=MAX_LOG_LIMIT)
     run = runs.get_run(exec_id)
     entries = runs.read_logs(run)
     if checkpoint is not None:
@@ -115,7 +216,15 @@ def input(
     """
     from kitaru_core.backend import waits
 
-    condition = waits.find_condition(exec_id, wait)
+    try:
+        condition = waits.find_condition(exec_id, wait)
+    except KitaruStateError:
+        # No pending wait: a repeated call without a wait name (a client retrying after a lost
+        # reply) that sends the answer the last wait already got is still harmless.
+        answered = waits.list_conditions(exec_id, pending=False) if wait is None else []
+        if answered and waits.answered_with(answered[-1]) == ("continue", value):
+            return get(exec_id)
+        raise
     if not waits.is_pending(condition):
         resolution, result = waits.answered_with(condition)
         if resolution == "continue" and result == value:
@@ -181,3 +290,84 @@ def resume(exec_id: str) -> StartedExecution:
     started = _resume_when_paused(exec_id)
     assert started is not None
     return started
+
+
+# --------------------------------------------------------------------------- following one run
+FOLLOW_POLL_INTERVAL = 0.5
+
+
+def follow(
+    exec_id: str,
+    *,
+    poll_interval: float = FOLLOW_POLL_INTERVAL,
+    timeout: float | None = None,
+    stop_when_waiting: bool = True,
+) -> Iterator[Execution]:
+    """Yield the execution each time its status or one of its checkpoints changes.
+
+    Ends after yielding a finished execution — or, with ``stop_when_waiting``, one that is
+    waiting for an answer (a pending wait: nobody is going to answer while a caller blocks
+    here). A waiting execution with no pending question (being resumed) is followed on.
+    After ``timeout`` seconds a :class:`KitaruTimeoutError` says where it got to.
+    """
+    import time
+
+    from kitaru_core.errors import KitaruTimeoutError
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last: tuple[Any, ...] | None = None
+    while True:
+        execution = get(exec_id)
+        state = (
+            execution.status,
+            tuple((c.call_id, c.status, c.attempts) for c in execution.checkpoints),
+        )
+        done = execution.status.is_finished or (
+            stop_when_waiting
+            and execution.status == ExecutionStatus.WAITING
+            and execution.pending_wait is not None
+        )
+        if state != last or done:
+            last = state
+            yield execution
+        if done:
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            raise KitaruTimeoutError(
+                f"Execution {exec_id} is still {execution.status.value} after {timeout:g} s.",
+                hint=f"It goes on in the background: kitaru executions get {exec_id}",
+                details={"exec_id": exec_id, "status": execution.status.value},
+            )
+        time.sleep(poll_interval)
+
+
+def follow_logs(
+    exec_id: str,
+    *,
+    checkpoint: str | None = None,
+    limit: int | None = None,
+    poll_interval: float = FOLLOW_POLL_INTERVAL,
+) -> Iterator[LogEntry]:
+    """The last ``limit`` log lines, then every new line as it arrives, until the execution
+    finishes (``tail -f`` for an execution)."""
+    import time
+
+    from kitaru_core.backend import runs
+
+    # Validates the execution, the checkpoint and the limit before anything is yielded.
+    logs(exec_id, checkpoint=checkpoint, limit=limit)
+    size = check_limit(DEFAULT_LOG_LIMIT if limit is None else limit, maximum=MAX_LOG_LIMIT)
+    seen: int | None = None
+    while True:
+        # The status is read before the lines, so the lines of a finished run are all read.
+        finished = get(exec_id).status.is_finished
+        entries = [
+            entry
+            for entry in runs.read_logs(runs.get_run(exec_id))
+            if checkpoint is None or entry.checkpoint == checkpoint
+        ]
+        yield from entries[-size:] if seen is None else entries[seen:]
+        seen = len(entries)
+        if finished:
+            return
+        time.sleep(poll_interval)
