@@ -72,3 +72,15 @@ class SystemInfo(SystemStatus):
 
     versions: VersionInfo
     health: StoreHealth
+
+
+class ServerConnection(_Model):
+    """The result of ``login`` / ``logout``: what Kitaru is connected to now."""
+
+    kind: Literal["local_store", "local_server", "remote"] = Field(
+        description="local_store: embedded SQLite; local_server: the daemon on loopback that "
+        "`kitaru login` started; remote: a server connected with an API key."
+    )
+    url: str | None = Field(description="The server URL (None for the local store).")
+    project: str | None = None
+    warnings: list[str] = Field(default_factory=list)

@@ -33,6 +33,8 @@ _DEFAULTS = {
     "ZENML_DISABLE_CLIENT_SERVER_MISMATCH_WARNING": "true",
     # ZenML would install rich's traceback hook for the whole process; users see their own.
     "ZENML_ENABLE_RICH_TRACEBACK": "false",
+    # Kitaru prints its own progress lines; ZenML's internal INFO lines only with KITARU_DEBUG.
+    "ZENML_LOGGING_VERBOSITY": "WARNING",
 }
 
 

@@ -1,0 +1,133 @@
+"""Connections to a Kitaru (ZenML) server: a local server daemon on loopback, or a remote one."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from typing import Any
+
+from kitaru_core.backend.bootstrap import zenml_client
+from kitaru_core.errors import (
+    KitaruBackendError,
+    KitaruFeatureNotAvailableError,
+    KitaruStateError,
+    KitaruUsageError,
+    translate_exception,
+)
+
+LOCAL_SERVER_PORT = 8237
+START_TIMEOUT = 120
+
+
+def _require_server_extra() -> None:
+    missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise KitaruFeatureNotAvailableError(
+            f"The local server needs packages that are not installed ({', '.join(missing)}).",
+            extra="server",
+        )
+
+
+def store_kind() -> tuple[str, str]:
+    """``(kind, url)``: kind is ``local_store``, ``local_server`` or ``remote``."""
+    config = zenml_client().zen_store.config
+    url = str(config.url)
+    if str(config.type.value) == "sql":
+        return "local_store", url
+    local = local_server_url()
+    return ("local_server" if local and url.rstrip("/") == local.rstrip("/") else "remote"), url
+
+
+def local_server_url() -> str | None:
+    """The URL of the local server daemon this config dir started, if it runs."""
+    from zenml.zen_server.deploy.deployer import LocalServerDeployer
+
+    try:
+        server = LocalServerDeployer().get_server()
+    except Exception:  # none deployed
+        return None
+    if not server.status or not server.status.url or not server.is_running:
+        return None
+    return str(server.status.url)
+
+
+def start_local_server(port: int | None = None) -> str:
+    """Start (or reuse) the local server daemon on loopback and connect to it; its URL."""
+    _require_server_extra()
+    from zenml.enums import ServerProviderType
+    from zenml.zen_server.deploy.deployer import LocalServerDeployer
+    from zenml.zen_server.deploy.deployment import LocalServerDeploymentConfig
+
+    deployer = LocalServerDeployer()
+    # The daemon provider's config takes the port as an extra field.
+    options: dict[str, Any] = {
+        "provider": ServerProviderType.DAEMON,
+        "port": port or LOCAL_SERVER_PORT,
+    }
+    config = LocalServerDeploymentConfig(**options)
+    try:
+        server = deployer.deploy_server(config, timeout=START_TIMEOUT)
+        deployer.connect_to_server()
+    except Exception as exc:
+        error = translate_exception(exc)
+        raise KitaruBackendError(
+            f"The local server did not start: {error.message}",
+            hint="Check that the port is free (--port) and see the server log in the config "
+            "dir (zen_server/).",
+        ) from exc
+    if not server.status or not server.status.url:
+        raise KitaruBackendError("The local server started but reported no URL.")
+    return str(server.status.url)
+
+
+def stop_local_server() -> bool:
+    """Stop the local server daemon (if any) and return to the embedded store."""
+    from zenml.config.global_config import GlobalConfiguration
+    from zenml.zen_server.deploy.deployer import LocalServerDeployer
+
+    was_running = local_server_url() is not None
+    with contextlib.suppress(Exception):  # nothing deployed
+        LocalServerDeployer().remove_server()
+    GlobalConfiguration().set_default_store()
+    return was_running
+
+
+def connect_remote(url: str, *, api_key: str, project: str | None) -> None:
+    """Connect this config dir to a remote server with an API key (persisted login)."""
+    from zenml.config.global_config import GlobalConfiguration
+    from zenml.login.credentials_store import get_credentials_store
+    from zenml.zen_stores.rest_zen_store import RestZenStoreConfiguration
+
+    get_credentials_store().set_api_key(url, api_key)
+    try:
+        GlobalConfiguration().set_store(RestZenStoreConfiguration(url=url, verify_ssl=True))
+    except Exception as exc:
+        error = translate_exception(exc)
+        raise KitaruBackendError(
+            f"Could not connect to {url}: {error.message}",
+            hint="Check the URL and the API key.",
+        ) from exc
+    if project:
+        try:
+            zenml_client().set_active_project(project)
+        except KeyError as exc:
+            raise KitaruUsageError(f"Project '{project}' does not exist on {url}.") from exc
+
+
+def api_token(expires_in: int) -> str:
+    """A short-lived bearer token for the connected server."""
+    from zenml.enums import APITokenType
+
+    store: Any = zenml_client().zen_store
+    if not hasattr(store, "get_api_token"):
+        raise KitaruStateError(
+            "A token needs a connection to a Kitaru server; this machine uses the local store.",
+            hint="Connect first: kitaru login (local server) or kitaru login <url>.",
+        )
+    if str(store.get_store_info().auth_scheme) in ("NO_AUTH", "no_auth"):
+        raise KitaruStateError(
+            "The connected server does not use authentication (a local server): requests need "
+            "no token.",
+            hint="Call the server without an Authorization header.",
+        )
+    return str(store.get_api_token(token_type=APITokenType.GENERIC, expires_in=expires_in))
