@@ -28,6 +28,18 @@ def prepare_environment() -> None:
     ensure_config_dir()
 
 
+def _source_root_fallback() -> None:
+    """In ``python -c``, a REPL or a notebook ``__main__`` has no file, and ZenML then refuses
+    operations that need a source root (loading flavors, starting a server). The current
+    directory stands in; flows set their own root when they run."""
+    from zenml.utils import source_utils
+
+    try:
+        source_utils.get_source_root()
+    except RuntimeError:
+        source_utils.set_custom_source_root(os.getcwd())
+
+
 def _select_project(client: Client) -> None:
     """Point ZenML at the configured project by id (ZenML's variable only accepts ids)."""
     name = configured_connection().project or project_name_to_resolve(os.environ)
@@ -62,6 +74,7 @@ def zenml_client() -> Client:
                 _ = client.zen_store  # connect now, so failures surface here with a clear error
                 _select_project(client)
                 tuning.apply(client)
+                _source_root_fallback()
             except KitaruUsageError:
                 raise
             except Exception as exc:

@@ -54,6 +54,7 @@ def local_server_url() -> str | None:
 def start_local_server(port: int | None = None) -> str:
     """Start (or reuse) the local server daemon on loopback and connect to it; its URL."""
     _require_server_extra()
+    zenml_client()  # Kitaru's environment and config dir first
     from zenml.enums import ServerProviderType
     from zenml.zen_server.deploy.deployer import LocalServerDeployer
     from zenml.zen_server.deploy.deployment import LocalServerDeploymentConfig
@@ -82,6 +83,7 @@ def start_local_server(port: int | None = None) -> str:
 
 def stop_local_server() -> bool:
     """Stop the local server daemon (if any) and return to the embedded store."""
+    zenml_client()
     from zenml.config.global_config import GlobalConfiguration
     from zenml.zen_server.deploy.deployer import LocalServerDeployer
 
@@ -94,6 +96,7 @@ def stop_local_server() -> bool:
 
 def connect_remote(url: str, *, api_key: str, project: str | None) -> None:
     """Connect this config dir to a remote server with an API key (persisted login)."""
+    zenml_client()
     from zenml.config.global_config import GlobalConfiguration
     from zenml.login.credentials_store import get_credentials_store
     from zenml.zen_stores.rest_zen_store import RestZenStoreConfiguration
