@@ -203,6 +203,17 @@ def is_local_stack(stack_id: str) -> bool:
     return all(component.flavor_name == "local" for component in orchestrators)
 
 
+def keeps_logs_locally(stack_id: str) -> bool:
+    """Kitaru keeps the logs itself on a local stack, unless the stack names a log store
+    (``kitaru log-store set``), which then receives them through ZenML."""
+    from zenml.enums import StackComponentType
+
+    from kitaru_core.backend.bootstrap import zenml_client
+
+    stack = zenml_client().get_stack(stack_id)
+    return is_local_stack(stack_id) and not stack.components.get(StackComponentType.LOG_STORE)
+
+
 def store_options(local: bool) -> dict[str, Any]:
     """What ZenML records per checkpoint: no artifact metadata or visualizations (Kitaru never
     shows them) and, on a local stack, no ZenML log storage (Kitaru keeps the logs itself)."""
@@ -293,7 +304,7 @@ def launch(
     config = resolve_config(flow, invocation)
     stack = stack_id(str(config.stack.value))
     use_source_root(flow_source_root(flow))
-    pipeline = configured_pipeline(flow, config, local=is_local_stack(stack), extra=extra)
+    pipeline = configured_pipeline(flow, config, local=keeps_logs_locally(stack), extra=extra)
     thread = threading.get_ident()
     with _started_lock:
         _last_started.pop(thread, None)
