@@ -22,6 +22,7 @@ _EXPORTS = {
     "save": "kitaru_core.runtime.primitives",
     "load": "kitaru_core.runtime.primitives",
     "configure": "kitaru_core.runtime.primitives",
+    "llm": "kitaru_core.runtime.llm",
     "ImageSettings": "kitaru_core.config.image",
     "KitaruError": "kitaru_core.errors",
     "KitaruUsageError": "kitaru_core.errors",
@@ -66,6 +67,7 @@ __all__ = [
     "checkpoint",
     "configure",
     "flow",
+    "llm",
     "load",
     "log",
     "save",
@@ -98,6 +100,7 @@ if TYPE_CHECKING:
     from kitaru_core.runtime.checkpoint import Checkpoint, checkpoint
     from kitaru_core.runtime.flow import Flow, flow
     from kitaru_core.runtime.handle import FlowHandle
+    from kitaru_core.runtime.llm import llm
     from kitaru_core.runtime.primitives import configure, load, log, save, wait
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kitaru_core.config.image import ImageSettings
 from kitaru_core.config.resolver import (
     ExecutionConfig,
     ExecutionOverrides,
@@ -255,8 +256,8 @@ def configured_pipeline(
     if retries:
         options["retry"] = StepRetryConfig(max_retries=retries, delay=0, backoff=1)
     image = config.image.value
-    if image is not None:
-        options["settings"] = {"docker": _docker_settings(image)}
+    if image is not None or not local:
+        options["settings"] = {"docker": _docker_settings(image or ImageSettings())}
     return flow.zenml_pipeline().with_options(**options)
 
 
@@ -277,15 +278,19 @@ def use_source_root(root: str | Path) -> None:
     source_utils.set_custom_source_root(str(root))
 
 
-def _docker_settings(image: Any) -> Any:
+def _docker_settings(image: ImageSettings) -> Any:
+    """The container settings of a remote run: the user's image settings, Kitaru's package, and
+    the model registry (so ``llm()`` resolves the same aliases there)."""
     from zenml.config import DockerSettings
+
+    from kitaru_core.services.models import registry_environment
 
     image = image.with_kitaru_requirement()
     return DockerSettings(
         parent_image=image.base_image,
         requirements=image.requirements or None,
         apt_packages=image.apt_packages,
-        environment=image.environment,
+        environment={**registry_environment(), **image.environment},
         dockerfile=image.dockerfile,
         replicate_local_python_environment=image.replicate_local_python_environment or None,
     )
