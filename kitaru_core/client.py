@@ -216,10 +216,17 @@ class DeploymentsAPI:
 
         return deployments.delete(flow, version=version, tag=tag)
 
-    def curl(self, flow: str, *, version: int | None = None, tag: str | None = None) -> CurlCommand:
+    def curl(
+        self,
+        flow: str,
+        *,
+        version: int | None = None,
+        tag: str | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> CurlCommand:
         from kitaru_core.services import deployments
 
-        return deployments.curl(flow, version=version, tag=tag)
+        return deployments.curl(flow, version=version, tag=tag, inputs=inputs)
 
 
 class KitaruClient:

@@ -61,6 +61,14 @@ def _version(snapshot: Any) -> int:
     return parsed[1]
 
 
+def orchestrator_flavors(stack_id: str) -> list[str]:
+    from zenml.enums import StackComponentType
+
+    stack = zenml_client().get_stack(UUID(stack_id))
+    orchestrators = stack.components.get(StackComponentType.ORCHESTRATOR) or []
+    return [str(component.flavor_name) for component in orchestrators]
+
+
 def create_version(flow: str, pipeline: Any, first_guess: int) -> tuple[int, Any]:
     """Save ``pipeline`` as the next free version; racing deploys retry with the next number."""
     from zenml.exceptions import EntityExistsError

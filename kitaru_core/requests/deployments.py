@@ -157,6 +157,14 @@ def check_deletable(flow: str, item: VersionTags) -> None:
         )
 
 
+def runs_remotely(orchestrator_flavors: Sequence[str]) -> bool:
+    """Whether the server can run a stack's saved snapshots: its orchestrator is one of the
+    remote types. Local and ``local_docker`` orchestrators run on the deploying machine."""
+    return bool(orchestrator_flavors) and all(
+        flavor in REMOTE_STACK_TYPES for flavor in orchestrator_flavors
+    )
+
+
 def remote_guard_message(stack: str) -> KitaruStateError:
     return KitaruStateError(
         f"Stack '{stack}' runs flows locally, and deployments need a stack the server can run "

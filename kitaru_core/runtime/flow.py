@@ -10,7 +10,7 @@ from typing import Any, overload
 
 from kitaru_core.config.image import ImageInput
 from kitaru_core.config.resolver import ExecutionOverrides
-from kitaru_core.errors import KitaruUsageError
+from kitaru_core.errors import KitaruUsageError, KitaruValidationError
 from kitaru_core.runtime.naming import flow_alias, plain_name, register_lazy_alias
 
 
@@ -35,6 +35,8 @@ class Flow:
         )
         self.signature = inspect.signature(func)
         self._pipeline: Any = None
+        # Built on first use; False when the annotations cannot be turned into a validator.
+        self._validator: Any = None
         self._lock = threading.Lock()
         register_lazy_alias(func, flow_alias(self.name), self.zenml_pipeline)
 
@@ -53,7 +55,41 @@ class Flow:
             p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in self.signature.parameters.values()
         ):
             raise KitaruUsageError(f"Flow '{self.name}' may not take *args or **kwargs.")
-        return dict(bound.arguments)
+        inputs = dict(bound.arguments)
+        self._check_input_types(inputs)
+        return inputs
+
+    def _check_input_types(self, inputs: dict[str, Any]) -> None:
+        """Refuse inputs that do not fit the parameters' annotations (or cannot be stored).
+
+        ZenML applies the same check when the run starts, but reports it as a bare ValueError
+        about "pipeline inputs" that points at a log line users never see.
+        """
+        from pydantic import ValidationError
+
+        validate = self._input_validator()
+        if validate is None:
+            return
+        try:
+            validate(**inputs)
+        except ValidationError as exc:
+            fields = {
+                ".".join(str(part) for part in error["loc"]) or "inputs": error["msg"]
+                for error in exc.errors()
+            }
+            problems = "; ".join(f"{name}: {message}" for name, message in fields.items())
+            raise KitaruValidationError(
+                f"Inputs do not fit flow '{self.name}': {problems}.",
+                fields=fields,
+                hint="Pass values of the annotated types (flow inputs must be JSON-like values "
+                "or pydantic models).",
+                details={"flow": self.name},
+            ) from exc
+
+    def _input_validator(self) -> Callable[..., Any] | None:
+        if self._validator is None:
+            self._validator = _build_input_validator(self.func, self.signature)
+        return self._validator or None
 
     def run(
         self,
@@ -82,13 +118,21 @@ class Flow:
 
     def input_schema(self) -> dict[str, Any]:
         """The JSON schema of the flow's inputs (from its signature's annotations)."""
+        import typing
+
         from pydantic import create_model
 
+        # With `from __future__ import annotations` the signature holds strings such as
+        # "Options | None", which pydantic cannot resolve outside the flow's module.
+        try:
+            hints = typing.get_type_hints(self.func)
+        except Exception:
+            hints = {}
         fields: dict[str, Any] = {}
         for name, parameter in self.signature.parameters.items():
-            annotation = (
-                Any if parameter.annotation is inspect.Parameter.empty else parameter.annotation
-            )
+            annotation = hints.get(name, parameter.annotation)
+            if annotation is inspect.Parameter.empty:
+                annotation = Any
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
             fields[name] = (annotation, default)
         try:
@@ -132,6 +176,39 @@ class Flow:
 
                     self._pipeline = build_pipeline(self)
         return self._pipeline
+
+
+def _build_input_validator(func: Callable[..., Any], signature: inspect.Signature) -> Any:
+    """A function that validates keyword inputs against ``func``'s annotations (strictly: no
+    arbitrary objects), without running ``func``. ``False`` if that cannot be built."""
+    import typing
+
+    from pydantic import ConfigDict, validate_call
+
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:
+        hints = {}
+    parameters = [
+        parameter.replace(annotation=hints.get(name, parameter.annotation))
+        for name, parameter in signature.parameters.items()
+    ]
+
+    def accept(**kwargs: Any) -> None:
+        return None
+
+    accept.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=None
+    )
+    accept.__annotations__ = {
+        parameter.name: parameter.annotation
+        for parameter in parameters
+        if parameter.annotation is not inspect.Parameter.empty
+    }
+    try:
+        return validate_call(config=ConfigDict(arbitrary_types_allowed=False))(accept)
+    except Exception:  # an annotation pydantic cannot handle: ZenML will decide
+        return False
 
 
 @overload

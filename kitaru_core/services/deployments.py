@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kitaru_core.errors import KitaruStateError, KitaruUsageError
+from kitaru_core.errors import KitaruError, KitaruStateError, KitaruUsageError, translate_exception
 from kitaru_core.models import CurlCommand, Deployment, StartedExecution
 from kitaru_core.requests.deployments import (
     DEFAULT_TAG,
@@ -20,6 +20,7 @@ from kitaru_core.requests.deployments import (
     next_version,
     remote_guard_message,
     resolve_selector,
+    runs_remotely,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ def deploy(
 
     The flow's first version is always routed as ``default`` as well.
     """
+    from pydantic_core import to_jsonable_python
+
     from kitaru_core.backend import deployments as backend
     from kitaru_core.config.resolver import ExecutionOverrides
     from kitaru_core.runtime import launcher
@@ -71,14 +74,16 @@ def deploy(
     inputs = flow.bind_inputs((), dict(inputs or {}))
     config = launcher.resolve_config(flow, ExecutionOverrides.build(stack=stack, source="deploy"))
     stack_id = launcher.stack_id(str(config.stack.value))
-    local = launcher.is_local_stack(stack_id)
+    local = not runs_remotely(backend.orchestrator_flavors(stack_id))
     if local and not allow_local:
         raise remote_guard_message(str(config.stack.value))
     _, versions = _versions(flow.name)
     check_tag_mode(flow.name, versions, tag=tag, exclusive=exclusive)
     info = {
         "flow": flow.name,
-        "inputs": json.loads(json.dumps(inputs, default=str)),
+        # JSON as pydantic renders it (models → dicts), so that a later invocation can pass
+        # the saved value back to the flow; str() of a model would not validate again.
+        "inputs": to_jsonable_python(inputs, fallback=str),
         "input_schema": flow.input_schema(),
         "local": local,
         "stack": str(config.stack.value),
@@ -86,17 +91,39 @@ def deploy(
     }
     launcher.use_source_root(launcher.flow_source_root(flow))
     pipeline = launcher.configured_pipeline(
-        flow, config, local=local, extra={backend.DEPLOYMENT_KEY: info}
+        flow, config, local=launcher.is_local_stack(stack_id), extra={backend.DEPLOYMENT_KEY: info}
     ).with_options(parameters=inputs)
     with launcher.temporary_stack(stack_id):
-        version, snapshot = backend.create_version(
-            flow.name, pipeline, next_version([v.version for v in versions])
-        )
+        try:
+            version, snapshot = backend.create_version(
+                flow.name, pipeline, next_version([v.version for v in versions])
+            )
+        except Exception as exc:
+            raise _not_saved(flow.name, str(config.stack.value), exc) from exc
     if version == 1:
         backend.add_tag(str(snapshot.id), DEFAULT_TAG, True)
     if version != 1 or tag != DEFAULT_TAG:
         backend.add_tag(str(snapshot.id), tag, exclusive)
     return get(flow.name, version=version)
+
+
+def _not_saved(flow: str, stack: str, exc: Exception) -> KitaruError:
+    """Why ZenML could not save the snapshot, as a Kitaru error naming the flow and the stack.
+
+    The snapshot is compiled on this machine, so a remote stack needs its ZenML integrations
+    here (e.g. ``s3fs`` for an S3 artifact store) and a working image build.
+    """
+    if isinstance(exc, KitaruError):
+        return exc
+    error = translate_exception(exc)
+    reason, _, advice = error.message.partition("\n")
+    error.message = f"Could not save a deployment of flow '{flow}' on stack '{stack}': {reason}"
+    if isinstance(exc, ImportError):
+        error.hint = advice.strip() or (
+            f"Install the ZenML integrations of stack '{stack}' on this machine."
+        )
+    error.details = {**error.details, "flow": flow, "stack": stack}
+    return error
 
 
 def list_deployments(flow: str) -> list[Deployment]:
@@ -161,6 +188,21 @@ def delete(flow: str, *, version: int | None = None, tag: str | None = None) -> 
     return deployment
 
 
+def _check_input_names(deployment: Deployment, inputs: dict[str, Any]) -> None:
+    """Refuse inputs the flow does not take, from the saved schema: the consumer has no code
+    to check against, and a worker or the server would only fail later, less clearly."""
+    known = deployment.input_schema.get("properties")
+    if not isinstance(known, dict):
+        return
+    unknown = sorted(set(inputs) - set(known))
+    if unknown:
+        raise KitaruUsageError(
+            f"Flow '{deployment.flow}' has no input named {', '.join(map(repr, unknown))}.",
+            hint=f"Its inputs: {', '.join(sorted(known)) or 'none'}.",
+            details={"flow": deployment.flow, "unknown": unknown, "inputs": sorted(known)},
+        )
+
+
 def invoke(
     flow: str,
     *,
@@ -176,6 +218,7 @@ def invoke(
     if inputs is not None and not isinstance(inputs, dict):
         raise KitaruUsageError("inputs must be a mapping of flow parameter names to values.")
     deployment = get(flow, version=version, tag=tag)
+    _check_input_names(deployment, inputs or {})
     merged = {**deployment.inputs, **(inputs or {})}
     if not deployment.local:
         exec_id = backend.trigger_remote(deployment.snapshot_id, merged)
