@@ -273,3 +273,25 @@ def translate_exception(exc: BaseException) -> KitaruError:
 def error_body(exc: BaseException) -> dict[str, Any]:
     """``{"error": {code, message, hint, retryable, details}}`` for any exception."""
     return {"error": translate_exception(exc).to_dict()}
+
+
+def error_from_dict(body: dict[str, Any]) -> KitaruError:
+    """Rebuild the typed error of an error body (e.g. one a detached worker reported)."""
+    classes = [KitaruError]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if cls.code == body.get("code"):
+            break
+    else:
+        cls = KitaruError
+    state = {
+        "message": str(body.get("message", "")),
+        "hint": body.get("hint") or cls.default_hint,
+        "retryable": bool(body.get("retryable", cls.default_retryable)),
+        "details": dict(body.get("details") or {}),
+    }
+    error = _rebuild_error(cls, state)
+    if cls is KitaruError and body.get("code"):
+        error.code = str(body["code"])
+    return error

@@ -295,3 +295,16 @@ def test_error_body_shape() -> None:
         }
     }
     assert set(error_body(ValueError("x"))["error"]) == BODY_KEYS
+
+
+def test_error_from_dict_rebuilds_the_typed_error() -> None:
+    from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError, error_from_dict
+
+    rebuilt = error_from_dict(
+        {"code": "not_found", "message": "gone", "hint": "look", "details": {"id": 1}}
+    )
+    assert isinstance(rebuilt, KitaruNotFoundError)
+    assert (rebuilt.message, rebuilt.hint, rebuilt.details) == ("gone", "look", {"id": 1})
+    assert isinstance(error_from_dict({"code": "wait_validation_error"}), KitaruUsageError)
+    unknown = error_from_dict({"code": "from_the_future", "message": "?"})
+    assert type(unknown).__name__ == "KitaruError" and unknown.code == "from_the_future"

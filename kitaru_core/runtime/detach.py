@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from kitaru_core.config.paths import runs_dir
-from kitaru_core.errors import KitaruBackendError, KitaruError, KitaruTimeoutError
+from kitaru_core.errors import (
+    KitaruBackendError,
+    KitaruError,
+    KitaruTimeoutError,
+    error_from_dict,
+)
 
 START_TIMEOUT = 120.0
 # Workers this process started; polled so that finished ones are reaped (no zombies).
@@ -24,15 +29,7 @@ _children: list[subprocess.Popen[bytes]] = []
 
 
 def _error_from(payload: dict[str, Any]) -> KitaruError:
-    body = payload.get("error") or {}
-    error = KitaruError(
-        str(body.get("message", "The worker failed to start the flow.")),
-        hint=body.get("hint"),
-        retryable=body.get("retryable"),
-        details=body.get("details") or {},
-    )
-    error.code = str(body.get("code", "worker_error"))
-    return error
+    return error_from_dict(payload.get("error") or {"message": "The worker failed to start."})
 
 
 def _read_line(fd: int, timeout: float) -> bytes:
