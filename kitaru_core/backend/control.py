@@ -9,8 +9,9 @@ from zenml.models import PipelineRunUpdate
 from zenml.stack import Stack
 
 from kitaru_core.backend.bootstrap import zenml_client
-from kitaru_core.backend.runs import get_run
-from kitaru_core.runtime.naming import SOURCE_ROOT_KEY
+from kitaru_core.backend.runs import get_run, run_status
+from kitaru_core.runtime import terminal
+from kitaru_core.runtime.naming import SOURCE_ROOT_KEY, user_text
 
 
 def prepare_source_root(run: Any) -> None:
@@ -32,3 +33,6 @@ def resume_in_process(exec_id: str) -> None:
     run = get_run(exec_id)
     stack = Stack.from_model(run.stack)
     stack.orchestrator.resume_run(snapshot=run.snapshot, run=run, stack=stack)
+    # The flow body printed its own progress; say how the resumed execution ended, as run() does.
+    flow = user_text(run.pipeline.name) if run.pipeline else "flow"
+    terminal.flow_finished(flow, exec_id, run_status(exec_id).value)

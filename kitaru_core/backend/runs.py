@@ -59,7 +59,11 @@ def steps_of(run: Any) -> dict[str, Any]:
 
 
 def run_status(exec_id: str) -> ExecutionStatus:
-    return public_status(get_run(exec_id, hydrate=False))
+    """The public status, after checking that a ``running`` execution's process still lives
+    (a handle polling a crashed execution must see it fail, not wait forever)."""
+    from kitaru_core.backend.recovery import reconcile
+
+    return public_status(reconcile(get_run(exec_id, hydrate=False)))
 
 
 def public_status(run: Any) -> ExecutionStatus:
@@ -284,7 +288,9 @@ def list_runs(
     except KeyError:
         return [], False  # an unknown flow or stack name has no executions
     start = offset - (page_number - 1) * page_size
-    runs = list(page.items)[start : start + size]
+    from kitaru_core.backend.recovery import reconcile
+
+    runs = [reconcile(run) for run in list(page.items)[start : start + size]]
     has_more = page.total > offset + len(runs)
     return [to_execution(run, summary=True) for run in runs], has_more
 

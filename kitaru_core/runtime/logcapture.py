@@ -103,14 +103,30 @@ def _install() -> None:
     logging.getLogger().addHandler(_RecordHandler(level=logging.INFO))
 
 
+_saved_root_level: int | None = None
+
+
 def start(exec_id: str) -> None:
-    """Record the logs of ``exec_id`` while it runs in this process."""
+    """Record the logs of ``exec_id`` while it runs in this process.
+
+    The root logger is lowered to INFO for the duration, so ``logger.info(...)`` in a flow or
+    checkpoint is recorded, as it would be by ZenML's own log storage.
+    """
+    global _saved_root_level
     _install()
+    root = logging.getLogger()
+    if not _enabled_exec_ids and root.level > logging.INFO:
+        _saved_root_level = root.level
+        root.setLevel(logging.INFO)
     _enabled_exec_ids.add(exec_id)
 
 
 def stop(exec_id: str) -> None:
+    global _saved_root_level
     _enabled_exec_ids.discard(exec_id)
+    if not _enabled_exec_ids and _saved_root_level is not None:
+        logging.getLogger().setLevel(_saved_root_level)
+        _saved_root_level = None
 
 
 def read(exec_id: str) -> list[dict[str, Any]]:

@@ -154,9 +154,15 @@ def save(name: str, value: Any) -> str:
 
 def load(exec_id: str, name: str) -> Any:
     """Load an artifact of an execution: a ``save()`` name or a checkpoint call id."""
-    from kitaru_core.backend.runs import get_run, load_artifact, saved_artifacts
+    from kitaru_core.backend.runs import (
+        get_run,
+        load_artifact,
+        saved_artifacts,
+        use_run_source_root,
+    )
 
     run = get_run(exec_id)
+    use_run_source_root(run)
     saved = saved_artifacts(run, SAVED_PREFIX)
     if name in saved:
         return load_artifact(saved[name])

@@ -1,0 +1,1 @@
+"""Flows the runtime tests run. They live at module top level so ZenML can reload them."""
