@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
@@ -102,3 +104,19 @@ def unknown_arguments(tool: str, unknown: list[str], accepted: list[str]) -> Kit
         fields=fields,
         hint="Use only the parameters in the tool's input schema (see tools/list).",
     )
+
+
+@contextmanager
+def field_labels(labels: Mapping[str, str]) -> Iterator[None]:
+    """Report validation errors raised inside with this surface's parameter names.
+
+    Services name fields as the SDK spells them (``from_``); a tool whose parameter is spelled
+    differently (``from_checkpoint``) maps them, so the error names what the assistant sent.
+    """
+    try:
+        yield
+    except KitaruValidationError as exc:
+        fields = exc.fields
+        if any(name in labels for name in fields):
+            exc.details["fields"] = {labels.get(name, name): text for name, text in fields.items()}
+        raise

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -135,6 +135,40 @@ def paginate(
         truncated=cut_short,
         hint=(
             f"Only {len(kept)} of the {len(window)} requested items fit in one result; "
+            "call again with cursor=next_cursor for the rest."
+            if cut_short
+            else None
+        ),
+    )
+
+
+def fit_page(
+    page_type: type[P],
+    items: Sequence[Any],
+    *,
+    next_cursor: str | None,
+    cursor_after: Callable[[int], str],
+    budget: int = ITEMS_BUDGET,
+) -> P:
+    """A page the service already cut at ``limit`` (and gave its own ``next_cursor``), trimmed
+    to ``budget`` characters of JSON. When items are left out, ``cursor_after(n)`` must give the
+    cursor that continues right after the first ``n`` items of this page."""
+    kept: list[Any] = []
+    used = 0
+    for item in items:
+        size = json_size(item) + 1
+        if kept and used + size > budget:
+            break
+        kept.append(item)
+        used += size
+    cut_short = len(kept) < len(items)
+    return page_type(
+        items=kept,
+        count=len(kept),
+        next_cursor=cursor_after(len(kept)) if cut_short else next_cursor,
+        truncated=cut_short,
+        hint=(
+            f"Only {len(kept)} of the {len(items)} requested items fit in one result; "
             "call again with cursor=next_cursor for the rest."
             if cut_short
             else None

@@ -45,6 +45,9 @@ SERVER_NAME = "kitaru"
 TOOL_MODULES: tuple[str, ...] = (
     "kitaru_mcp.tools.system",
     "kitaru_mcp.tools.stacks",
+    "kitaru_mcp.tools.executions",
+    "kitaru_mcp.tools.artifacts",
+    "kitaru_mcp.tools.deployments",
 )
 
 INSTRUCTIONS = """\

@@ -32,8 +32,11 @@ def _runner_died(run: Any) -> str | None:
         if time.time() - created > START_GRACE:
             return "its process stopped before the flow started"
         return None
-    if record.get("finished") and run.status == ZenStatus.RESUMING:
-        return None  # a resume worker is about to take over
+    if record.get("finished") and (
+        run.status == ZenStatus.RESUMING
+        or time.time() - float(record.get("heartbeat", 0)) < START_GRACE
+    ):
+        return None  # a resume worker is about to take over from the process that paused
     if liveness.is_alive(record):
         return None
     return f"its process (pid {record.get('pid')}) stopped without finishing"

@@ -53,8 +53,16 @@ def run_job(job: dict[str, Any], reporter: Reporter) -> None:
     elif kind == "resume":
         from kitaru_core.backend.control import resume_in_process
 
+        from kitaru_core.runtime.liveness import Heartbeat
+
         reporter.send({"exec_id": job["exec_id"]})
-        resume_in_process(str(job["exec_id"]))
+        # Mark this process as the runner before the run leaves RESUMING, so that no reader
+        # mistakes the gap before the flow body starts for a crash.
+        heartbeat = Heartbeat(str(job["exec_id"]))
+        try:
+            resume_in_process(str(job["exec_id"]))
+        finally:
+            heartbeat.stop()
     elif kind == "rerun":
         from kitaru_core.backend.replay import run_again
 

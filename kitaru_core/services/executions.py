@@ -46,7 +46,7 @@ def target_source(target: str) -> Path:
     Surfaces that confine where code may be loaded from (the MCP server's allowed roots) check
     this file before anything runs. A file target gives its absolute path, existing or not
     (starting it reports a missing file); a module target gives its module's file, looked up in
-    the current directory first and then on ``sys.path`` — the order the worker imports from.
+    the current directory first (a module target's source root) and then on ``sys.path``.
     """
     from kitaru_core.runtime.loader import split_target
 
@@ -70,14 +70,14 @@ def confined_target(target: str, confine: Callable[[Path], Path]) -> str:
     """The target to load once a surface's path policy has approved its source file.
 
     ``confine`` gets the file :func:`target_source` finds and returns the file that may be
-    loaded (or raises); a file target then loads exactly that file, so a path checked once
-    cannot point elsewhere later. Module targets are kept as given.
+    loaded (or raises). The result names exactly that file (``<file>:<flow>``, module targets
+    included), so the code that runs is the code that was checked, whatever the worker's own
+    import path would have found.
     """
     from kitaru_core.runtime.loader import split_target
 
-    module_part, attribute = split_target(target)
-    source = confine(target_source(target))
-    return f"{source}:{attribute}" if _is_file_target(module_part) else target.strip()
+    _, attribute = split_target(target)
+    return f"{confine(target_source(target))}:{attribute}"
 
 
 def start(
@@ -201,9 +201,31 @@ def logs(
 
 def waiting() -> list[WaitInfo]:
     """Every pending wait across executions, oldest first, with question and JSON schema."""
-    from kitaru_core.backend import waits
+    from kitaru_core.backend import recovery, runs, waits
 
-    return [waits.to_wait_info(condition) for condition in waits.list_conditions()]
+    found = []
+    for condition in waits.list_conditions():
+        # A worker that died while polling leaves its wait pending; its execution is failed
+        # (see ``get``), so the wait can no longer be answered and is not listed.
+        if runs.is_waiting(recovery.reconcile(runs.get_run(str(condition.run.id)))):
+            found.append(waits.to_wait_info(condition))
+    return found
+
+
+def _require_waiting(exec_id: str, condition: Any) -> None:
+    """A pending wait takes an answer only while its execution still waits for it."""
+    execution = get(exec_id)  # detects a worker that died while waiting
+    if execution.status != ExecutionStatus.WAITING:
+        raise KitaruStateError(
+            f"Execution {exec_id} is {execution.status.value}; its wait '{condition.name}' can "
+            "no longer be answered.",
+            hint="Retry a failed execution (it asks again), or replay a finished one.",
+            details={
+                "exec_id": exec_id,
+                "wait": condition.name,
+                "status": execution.status.value,
+            },
+        )
 
 
 def input(
@@ -234,6 +256,7 @@ def input(
             hint="Only a pending wait takes input; see `kitaru executions waiting`.",
             details={"exec_id": exec_id, "wait": condition.name, "resolution": resolution},
         )
+    _require_waiting(exec_id, condition)
     validate_wait_value(condition.data_schema, value, wait=condition.name)
     waits.resolve(condition, value=value)
     if resume and not waits.has_active_poller(condition):
@@ -252,6 +275,7 @@ def abort_wait(exec_id: str, *, wait: str | None = None) -> Execution:
             hint="Only a pending wait can be aborted.",
             details={"exec_id": exec_id, "wait": condition.name},
         )
+    _require_waiting(exec_id, condition)
     waits.resolve(condition, abort=True)
     return get(exec_id)
 

@@ -1,0 +1,273 @@
+"""Result shapes shared by the execution and deployment tools, and following a started run.
+
+An execution as a tool returns it is bounded (its result, traceback, frozen spec and, for very
+long executions, its checkpoint list are shortened to fit the size budget, with ``truncated``
+and a hint saying where the full data is). Tools that start work (run, invoke, resume, retry,
+replay) return a :class:`StartedRun` at once; with ``wait_seconds`` they follow the execution
+for a bounded time, sending progress notifications, and return it as it is then.
+
+Cheap to import: pydantic models only (services are imported inside the functions).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from kitaru_core.models import (
+    CheckpointCall,
+    Execution,
+    ExecutionStatus,
+    StartedExecution,
+)
+from kitaru_mcp.results import ITEMS_BUDGET, bound_value, json_size, tail_text
+
+MAX_WAIT_SECONDS = 60
+POLL_SECONDS = 0.5
+RESULT_CHARS = 16_000
+TRACEBACK_CHARS = 8_000
+SPEC_CHARS = 8_000
+WAIT_METADATA_CHARS = 8_000
+SUMMARY_RESULT_CHARS = 1_000
+
+ExecId = Annotated[
+    str,
+    Field(
+        description="Execution id (exec_id) as returned by kitaru_executions_list or a run.",
+        examples=["3f2b9c1e-6a0d-4b8e-9a55-0d1c2e3f4a5b"],
+    ),
+]
+WaitSeconds = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description=f"Seconds (0 to {MAX_WAIT_SECONDS}) to follow the execution before returning, "
+        "with progress notifications; it returns earlier once the execution completes, fails, "
+        "is cancelled or waits for input. 0 (default) returns at once.",
+        examples=[0, 30],
+    ),
+]
+
+
+class ExecutionSummary(BaseModel):
+    """One execution in a list: status and timing, without checkpoints (see
+    kitaru_executions_get for those)."""
+
+    exec_id: str
+    flow: str
+    status: ExecutionStatus = Field(description="running, waiting, completed, failed or cancelled.")
+    status_reason: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    stack: str | None = None
+    result: Any = Field(
+        default=None,
+        description=f"The flow's return value once completed (at most ~{SUMMARY_RESULT_CHARS} "
+        "characters here; kitaru_executions_get shows more).",
+    )
+    result_truncated: bool = False
+    original_exec_id: str | None = Field(
+        default=None, description="The execution this one retries or replays, if any."
+    )
+
+
+class ExecutionDetails(Execution):
+    """One execution in full: status, checkpoints (call ids, attempts, cache hits, output
+    artifact ids), the pending wait (question and JSON schema), the failure, the frozen spec and
+    the result. Big parts are shortened to fit; ``truncated`` and ``hint`` say so."""
+
+    truncated: bool = Field(
+        default=False, description="True when some part was shortened to fit the size budget."
+    )
+    checkpoints_omitted: int = Field(
+        default=0,
+        description="How many of the earliest checkpoint calls were left out to fit.",
+    )
+    hint: str | None = Field(default=None, description="Where to read what was shortened.")
+
+
+class StartedRun(BaseModel):
+    """An execution that was started or continued in the background."""
+
+    exec_id: str = Field(description="The execution to follow with kitaru_executions_get.")
+    flow: str | None = None
+    status: ExecutionStatus = Field(description="Its status when this result was made.")
+    waited_seconds: float = Field(
+        description="How long this call followed the execution (0 without wait_seconds)."
+    )
+    execution: ExecutionDetails | None = Field(
+        default=None,
+        description="The execution as it was when the wait ended (only with wait_seconds > 0).",
+    )
+    log_file: str | None = Field(
+        default=None, description="The worker's log file on the server's machine."
+    )
+    next_step: str = Field(description="What to call next.")
+
+
+def summary_view(execution: Execution) -> ExecutionSummary:
+    result = bound_value(execution.result, SUMMARY_RESULT_CHARS)
+    return ExecutionSummary(
+        exec_id=execution.exec_id,
+        flow=execution.flow,
+        status=execution.status,
+        status_reason=execution.status_reason,
+        started_at=execution.started_at,
+        ended_at=execution.ended_at,
+        stack=execution.stack,
+        result=result.value,
+        result_truncated=result.truncated,
+        original_exec_id=execution.original_exec_id,
+    )
+
+
+def _bounded_mapping(value: dict[str, Any], limit: int) -> tuple[dict[str, Any], bool]:
+    bounded = bound_value(value, limit)
+    if not bounded.truncated:
+        return value, False
+    shortened = bounded.value
+    return (shortened if isinstance(shortened, dict) else {"…": shortened}), True
+
+
+def execution_view(execution: Execution, *, budget: int = ITEMS_BUDGET) -> ExecutionDetails:
+    """``execution`` shortened to fit ``budget`` characters of JSON."""
+    update: dict[str, Any] = {}
+    cut: list[str] = []
+    result = bound_value(execution.result, RESULT_CHARS)
+    if result.truncated:
+        update["result"] = result.value
+        cut.append("result")
+    failure = execution.failure
+    if failure is not None and failure.traceback:
+        traceback, shortened = tail_text(failure.traceback, TRACEBACK_CHARS)
+        if shortened:
+            update["failure"] = failure.model_copy(update={"traceback": traceback})
+            cut.append("failure.traceback (its end is kept)")
+    spec, shortened = _bounded_mapping(execution.frozen_spec, SPEC_CHARS)
+    if shortened:
+        update["frozen_spec"] = spec
+        cut.append("frozen_spec")
+    wait = execution.pending_wait
+    if wait is not None:
+        metadata, shortened = _bounded_mapping(wait.metadata, WAIT_METADATA_CHARS)
+        if shortened:
+            update["pending_wait"] = wait.model_copy(update={"metadata": metadata})
+            cut.append("pending_wait.metadata")
+    view = ExecutionDetails.model_validate(
+        {**execution.model_copy(update=update).model_dump(by_alias=True), "checkpoints": []}
+    )
+    checkpoints = _latest_fitting(execution.checkpoints, budget - json_size(view) - 400)
+    omitted = len(execution.checkpoints) - len(checkpoints)
+    if omitted:
+        cut.append(f"checkpoints (the first {omitted} calls)")
+    hint = None
+    if cut:
+        hint = (
+            f"Shortened to fit: {', '.join(cut)}. Read full values with kitaru_artifacts_list "
+            "(this exec_id) and kitaru_artifacts_get (larger max_chars); output lines with "
+            "kitaru_executions_logs."
+        )
+    return view.model_copy(
+        update={
+            "checkpoints": checkpoints,
+            "checkpoints_omitted": omitted,
+            "truncated": bool(cut),
+            "hint": hint,
+        }
+    )
+
+
+def _latest_fitting(calls: list[CheckpointCall], budget: int) -> list[CheckpointCall]:
+    """The most recent calls whose JSON fits in ``budget`` (most recent matter most: that is
+    where an execution fails or waits)."""
+    kept: list[CheckpointCall] = []
+    used = 0
+    for call in reversed(calls):
+        used += json_size(call) + 1
+        if used > budget:
+            break
+        kept.append(call)
+    return kept[::-1]
+
+
+def next_step(status: ExecutionStatus, exec_id: str) -> str:
+    """What an assistant should do next with an execution in ``status``."""
+    return {
+        ExecutionStatus.RUNNING: f"Still running: poll kitaru_executions_get(exec_id='{exec_id}') "
+        "or read its output with kitaru_executions_logs.",
+        ExecutionStatus.WAITING: "Waiting for input: read the question and JSON schema with "
+        "kitaru_executions_waiting (or kitaru_executions_get), then answer with "
+        "kitaru_executions_input.",
+        ExecutionStatus.COMPLETED: "Completed: the result is in kitaru_executions_get; stored "
+        "values are listed by kitaru_artifacts_list.",
+        ExecutionStatus.FAILED: "Failed: read `failure` in kitaru_executions_get and the output "
+        "with kitaru_executions_logs; once the cause is fixed, kitaru_executions_retry.",
+        ExecutionStatus.CANCELLED: "Cancelled: kitaru_executions_replay runs it again from a "
+        "checkpoint.",
+    }[status]
+
+
+def started_run(started: StartedExecution) -> StartedRun:
+    """The immediate answer of a tool that started work."""
+    return StartedRun(
+        exec_id=started.exec_id,
+        flow=started.flow,
+        status=started.status,
+        waited_seconds=0.0,
+        log_file=started.log_file,
+        next_step=next_step(started.status, started.exec_id),
+    )
+
+
+async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: float) -> StartedRun:
+    """Follow a started execution for up to ``seconds`` with progress notifications, stopping
+    as soon as it is no longer running; return it as it is then.
+
+    The execution exists whatever happens while following it, so a failure to read it is
+    reported in ``next_step`` rather than as an error that would hide the ``exec_id``.
+    """
+    import anyio
+
+    from kitaru_core.errors import translate_exception
+    from kitaru_core.services import executions
+
+    if seconds <= 0:
+        return started_run(started)
+    begin = time.monotonic()
+    while True:
+        try:
+            execution = await anyio.to_thread.run_sync(executions.get, started.exec_id)
+        except Exception as exc:
+            problem = translate_exception(exc)
+            return started_run(started).model_copy(
+                update={
+                    "waited_seconds": round(time.monotonic() - begin, 2),
+                    "next_step": f"Started, but reading it failed ({problem.code}: "
+                    f"{problem.message}); poll kitaru_executions_get(exec_id="
+                    f"'{started.exec_id}').",
+                }
+            )
+        elapsed = time.monotonic() - begin
+        done = sum(1 for call in execution.checkpoints if call.status == ExecutionStatus.COMPLETED)
+        await ctx.report_progress(
+            min(elapsed, seconds),
+            seconds,
+            f"{execution.status.value}: {done} checkpoint call(s) completed",
+        )
+        if execution.status != ExecutionStatus.RUNNING or elapsed >= seconds:
+            break
+        await anyio.sleep(min(POLL_SECONDS, max(seconds - elapsed, 0.01)))
+    return StartedRun(
+        exec_id=started.exec_id,
+        flow=execution.flow,
+        status=execution.status,
+        waited_seconds=round(elapsed, 2),
+        execution=execution_view(execution),
+        log_file=started.log_file,
+        next_step=next_step(execution.status, started.exec_id),
+    )
