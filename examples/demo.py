@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,9 @@ async def main() -> None:
         command=sys.executable,
         args=["-m", "kitaru_mcp", "--allow-path", str(HERE.parent)],
         cwd=str(HERE.parent),
+        # The SDK passes only a minimal environment to servers; Kitaru's settings
+        # (KITARU_CONFIG_PATH above all) must reach this one.
+        env=dict(os.environ),
     )
     async with Client(server, read_timeout_seconds=300) as client:
         say("Connected to kitaru-mcp over stdio")
@@ -97,13 +101,19 @@ async def main() -> None:
 
         say("kitaru_executions_replay (dry run)", "what a replay from 'publish' would do")
         plan = await call(
-            client, "kitaru_executions_replay", exec_id=exec_id, from_="publish", dry_run=True
+            client,
+            "kitaru_executions_replay",
+            exec_id=exec_id,
+            from_checkpoint="publish",
+            dry_run=True,
         )
-        show(plan)
+        show(plan["plan"])
 
         say("kitaru_executions_replay", "replay from 'publish': the draft is reused")
-        replayed = await call(client, "kitaru_executions_replay", exec_id=exec_id, from_="publish")
-        new_id = replayed["exec_id"]
+        replayed = await call(
+            client, "kitaru_executions_replay", exec_id=exec_id, from_checkpoint="publish"
+        )
+        new_id = replayed["started"]["exec_id"]
         replay = await wait_for(client, new_id, {"completed", "failed", "cancelled", "waiting"})
         print(f"  replay {new_id} {replay['status']} — result {replay.get('result')!r}")
         for call_ in replay["checkpoints"]:
