@@ -71,6 +71,8 @@ MODE_RANK = {RO: 0, STD: 1, DES: 2}
 IMPLEMENTED = {
     "kitaru_status",
     "kitaru_info",
+    "kitaru_server_start",
+    "kitaru_server_stop",
     "kitaru_stacks_list",
     "kitaru_stacks_current",
     "kitaru_stacks_show",

@@ -77,3 +77,18 @@ def test_info_adds_versions_health_and_server_mode(
     assert server["allowed_roots"] == [str(tmp_path.resolve())]
     hidden = {n: r.mode.value for n, r in registry.TOOLS.items() if r.mode is Mode.DESTRUCTIVE}
     assert server["tools_needing_another_mode"] == hidden
+
+
+def test_server_stop_without_a_server_keeps_the_local_store(zenml_client: Any) -> None:
+    result = data(call(build_server("destructive"), "kitaru_server_stop"))
+    assert result["kind"] == "local_store"
+    assert result["url"] is None
+    assert data(call(build_server("read-only"), "kitaru_status"))["connection"]["kind"] == "local"
+
+
+def test_server_start_rejects_a_port_outside_the_allowed_range(zenml_client: Any) -> None:
+    from _mcp_support import error
+
+    body = error(call(build_server("standard"), "kitaru_server_start", {"port": 80}))
+    assert body["code"] == "validation_error"
+    assert "port" in body["details"]["fields"]

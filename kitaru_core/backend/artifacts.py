@@ -30,14 +30,21 @@ def list_for_execution(exec_id: str) -> list[ArtifactInfo]:
     """Every artifact of an execution: checkpoint outputs, saved values and the result."""
     run = get_run(exec_id)
     client = zenml_client()
+    saved = saved_artifacts(run, SAVED_PREFIX)
+    saved_names = {artifact_id: name for name, artifact_id in saved.items()}
     items: list[ArtifactInfo] = []
+    listed: set[str] = set()
     for call_id, step in (run.steps or {}).items():
         for output, versions in (step.outputs or {}).items():
             for artifact in versions:
-                items.append(
-                    _info(artifact, name=f"{call_id}.{output}", exec_id=exec_id, checkpoint=call_id)
-                )
-    for name, artifact_id in saved_artifacts(run, SAVED_PREFIX).items():
+                # ZenML also links a value save()d inside a checkpoint as one of its outputs;
+                # it is listed once, under the name it was saved with.
+                name = saved_names.get(str(artifact.id), f"{call_id}.{output}")
+                items.append(_info(artifact, name=name, exec_id=exec_id, checkpoint=call_id))
+                listed.add(str(artifact.id))
+    for name, artifact_id in saved.items():
+        if artifact_id in listed:
+            continue
         artifact = client.get_artifact_version(UUID(artifact_id), hydrate=False)
         items.append(_info(artifact, name=name, exec_id=exec_id, checkpoint=None))
     result_id = result_metadata(run).get("artifact_id")
@@ -71,4 +78,8 @@ def get_with_value(artifact_id: str, *, limit: int) -> ArtifactInfo:
     if producer:
         step = zenml_client().zen_store.get_run_step(producer, hydrate=False)
         update.update(exec_id=str(step.pipeline_run_id), checkpoint=step.name)
+        if "::" in artifact.name:
+            # ZenML names checkpoint outputs "<flow>::<call>::<output>"; show them the way
+            # ``list`` does ("<call>.<output>").
+            update["name"] = f"{step.name}.{artifact.name.rsplit('::', 1)[-1]}"
     return info.model_copy(update=update)

@@ -52,7 +52,6 @@ def run_job(job: dict[str, Any], reporter: Reporter) -> None:
         launcher.launch(flow, flow.bind_inputs((), inputs), overrides, extra=job.get("extra"))
     elif kind == "resume":
         from kitaru_core.backend.control import resume_in_process
-
         from kitaru_core.runtime.liveness import Heartbeat
 
         reporter.send({"exec_id": job["exec_id"]})

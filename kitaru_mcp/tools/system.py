@@ -1,13 +1,13 @@
-"""System tools: ``kitaru_status`` and ``kitaru_info`` (the server tools come later)."""
+"""System tools: ``kitaru_status``, ``kitaru_info`` and the local server's start and stop."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from kitaru_core.models_system import SystemInfo, SystemStatus
+from kitaru_core.models_system import ServerConnection, SystemInfo, SystemStatus
 from kitaru_mcp import registry
 from kitaru_mcp.options import options_of
 
@@ -70,4 +70,36 @@ def kitaru_info(ctx: Context[Any, Any]) -> InfoResult:
     )
 
 
-TOOLS = (kitaru_status, kitaru_info)
+def kitaru_server_start(
+    port: Annotated[
+        int | None,
+        Field(
+            description="Loopback port for the local server (default 8237).",
+            examples=[8237],
+            ge=1024,
+            le=65535,
+        ),
+    ] = None,
+) -> ServerConnection:
+    """Start (or reuse) the local Kitaru server on 127.0.0.1 and connect this machine's Kitaru
+    to it, so executions show up in its dashboard and several processes share one server. Needs
+    the `server` extra (the error names it when missing). Takes several seconds the first time.
+
+    Use it when the user asks for the dashboard or a shared local server. Next: kitaru_status
+    to confirm the connection; kitaru_server_stop returns to the embedded local store."""
+    from kitaru_core.services import server
+
+    return server.login(port=port)
+
+
+def kitaru_server_stop() -> ServerConnection:
+    """Stop the local Kitaru server started by kitaru_server_start and return to the embedded
+    local store. Executions stay in the store's database.
+
+    Use it when the user no longer needs the dashboard. Next: kitaru_status to confirm."""
+    from kitaru_core.services import server
+
+    return server.logout()
+
+
+TOOLS = (kitaru_status, kitaru_info, kitaru_server_start, kitaru_server_stop)

@@ -1,0 +1,1 @@
+"""Flows for the execution-management tests (``tests/test_executions_*.py``, artifacts)."""
