@@ -72,8 +72,10 @@ class StoreWarmup:
         from kitaru_core.backend.bootstrap import zenml_client
         from kitaru_core.runtime.detach import warm_zygote
 
-        warm_zygote()  # a warm process that starts executions in a fraction of a second
         zenml_client()
+        # Then the warm process that starts executions quickly; started second so that it does
+        # not compete with this process's own warm-up for the CPU.
+        warm_zygote()
         import kitaru_core.backend.stacks  # noqa: F401  (the first stack call's import)
 
         _tidy_zenml_logging(self._root_level)
