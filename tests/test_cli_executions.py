@@ -299,3 +299,33 @@ def test_replay_dry_run_and_override(research: dict[str, Any], topic: str) -> No
     assert kitaru_error("executions", "replay", exec_id, code=2)["code"] == "usage_error"
     bad_key = kitaru_error("executions", "replay", exec_id, "--override", "gather=1", code=2)
     assert "checkpoint.<name>" in bad_key["message"]
+
+
+def test_run_image_settings_reach_the_frozen_spec(tmp_path: Path) -> None:
+    image = tmp_path / "image.json"
+    image.write_text(
+        json.dumps({"requirements": ["httpx"], "environment": {"API_TOKEN": "t0k3n-value-123"}})
+    )
+    topic = f"image-{uuid.uuid4().hex[:6]}"
+    execution = kitaru_json(
+        "run",
+        target("research", "research_agent"),
+        "--input",
+        json.dumps({"topic": topic}),
+        "--image",
+        f"@{image}",
+        "--wait",
+    )
+    spec = execution["frozen_spec"]["image"]
+    assert spec["source"] == "invocation"
+    assert spec["value"]["requirements"] == ["httpx"]
+    assert "t0k3n-value-123" not in json.dumps(execution)  # secrets masked in the spec
+
+
+def test_run_rejects_bad_image_settings_before_starting_anything() -> None:
+    before = kitaru_json("executions", "list", "--limit", "200")["count"]
+    error = kitaru_error(
+        "run", target("research", "research_agent"), "--image", '{"base": 1}', code=2
+    )
+    assert error["code"] == "usage_error"
+    assert kitaru_json("executions", "list", "--limit", "200")["count"] == before

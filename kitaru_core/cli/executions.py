@@ -13,6 +13,7 @@ from kitaru_core.cli.core import (
     parse_answer_option,
     parse_assignment,
     parse_json_option,
+    read_option_text,
 )
 from kitaru_core.cli.render import (
     compact,
@@ -66,9 +67,18 @@ def show_started(started: StartedExecution, *, wait: bool, verb: str = "Started"
 @click.argument("target")
 @click.option("--input", "input_text", metavar="JSON", help=INPUT_HELP)
 @click.option("--stack", help="Run on this stack instead of the active one.")
+@click.option(
+    "--image",
+    "image_text",
+    metavar="JSON|IMAGE",
+    help="Container image for remote stacks: a JSON object of image settings, @file, or a "
+    "plain image name (= base_image).",
+)
 @click.option("--wait", is_flag=True, help=WAIT_FLAG_HELP)
 @output_option
-def run_command(target: str, input_text: str | None, stack: str | None, wait: bool) -> int:
+def run_command(
+    target: str, input_text: str | None, stack: str | None, image_text: str | None, wait: bool
+) -> int:
     """Start flow TARGET (<file.py or module>:<flow>) in the background; print its exec_id.
 
     \b
@@ -79,7 +89,9 @@ def run_command(target: str, input_text: str | None, stack: str | None, wait: bo
     from kitaru_core.services import executions
 
     inputs = parse_json_option(input_text, option="--input")
-    return show_started(executions.start(target, inputs=inputs, stack=stack), wait=wait)
+    image = read_option_text(image_text, option="--image")[0] if image_text else None
+    started = executions.start(target, inputs=inputs, stack=stack, image=image)
+    return show_started(started, wait=wait)
 
 
 @click.group("executions")

@@ -48,7 +48,9 @@ def run_job(job: dict[str, Any], reporter: Reporter) -> None:
         inputs = job.get("inputs") or {}
         if not isinstance(inputs, dict):
             raise KitaruUsageError("Flow inputs must be a JSON object of parameter names.")
-        overrides = ExecutionOverrides.build(stack=job.get("stack"), source="run")
+        overrides = ExecutionOverrides.build(
+            stack=job.get("stack"), image=job.get("image"), source="run"
+        )
         launcher.launch(flow, flow.bind_inputs((), inputs), overrides, extra=job.get("extra"))
     elif kind == "resume":
         from kitaru_core.backend.control import resume_in_process

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from kitaru_core.config.image import coerce_image
 from kitaru_core.errors import (
     KitaruNotFoundError,
     KitaruStateError,
@@ -81,7 +82,11 @@ def confined_target(target: str, confine: Callable[[Path], Path]) -> str:
 
 
 def start(
-    target: str, *, inputs: dict[str, Any] | None = None, stack: str | None = None
+    target: str,
+    *,
+    inputs: dict[str, Any] | None = None,
+    stack: str | None = None,
+    image: Any = None,
 ) -> StartedExecution:
     """Start a flow target (``<file.py or module>:<flow>``) in a detached worker.
 
@@ -102,7 +107,14 @@ def start(
             hint="Give a path relative to the current directory, or an absolute path.",
             details={"target": target},
         )
-    job = {"kind": "run", "target": target, "inputs": dict(inputs or {}), "stack": stack}
+    settings = coerce_image(image, source="image")  # validated before a worker starts
+    job: dict[str, Any] = {
+        "kind": "run",
+        "target": target,
+        "inputs": dict(inputs or {}),
+        "stack": stack,
+        "image": settings.model_dump(mode="json") if settings else None,
+    }
     exec_id, log_file = start_job(job)
     execution = get(exec_id)
     return StartedExecution(
