@@ -68,6 +68,38 @@ def test_bad_target_through_the_pool_reports_the_error(zygote, tmp_path: Path) -
     assert zygote.usable()  # one failed job does not take the pool down
 
 
+SUBPROCESS_FLOW = """
+import subprocess
+import sys
+
+from kitaru_core import checkpoint, flow
+
+
+@checkpoint
+def child_exit_code(code: int) -> int:
+    return subprocess.run([sys.executable, "-c", f"raise SystemExit({code})"]).returncode
+
+
+@flow
+def spawner(code: int = 3) -> int:
+    return child_exit_code(code)
+"""
+
+
+def test_a_pool_worker_can_wait_for_its_own_subprocesses(zygote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "spawner_flow.py").write_text(SUBPROCESS_FLOW)
+    code = int(uuid.uuid4().int % 100) + 1
+    exec_id, _ = detach.start_job(
+        {
+            "kind": "run",
+            "target": "spawner_flow.py:spawner",
+            "inputs": {"code": code},
+            "cwd": str(tmp_path),
+        }
+    )
+    assert FlowHandle(exec_id).wait(timeout=120) == code
+
+
 def test_dead_pool_falls_back_to_spawning(tmp_path: Path) -> None:
     detach.warm_zygote()
     pool = detach._zygote

@@ -45,6 +45,9 @@ def _child(job: dict[str, Any], job_id: str, out_fd: int) -> None:
     """Runs in the forked child: detach, fresh connections, run the job, never return."""
     code = 1
     try:
+        # The zygote ignores SIGCHLD to reap its children; a worker must not inherit that, or
+        # `subprocess.run` in a user's checkpoint could not wait for its own child.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
         from kitaru_core.backend.bootstrap import zenml_client
         from kitaru_core.runtime.worker import Reporter, run_job
