@@ -79,7 +79,7 @@ def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     )
     token = context.enter_flow(scope)
     heartbeat = liveness.Heartbeat(exec_id)
-    local_logs = bool((run.config.extra or {}).get(LOCAL_LOGS_KEY))
+    local_logs = bool(extra.get(LOCAL_LOGS_KEY))
     if local_logs:
         logcapture.start(exec_id)
     terminal.flow_started(flow.name, exec_id, run.stack.name if run.stack else None)
