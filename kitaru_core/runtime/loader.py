@@ -25,6 +25,11 @@ def split_target(target: str) -> tuple[str, str]:
     return module_part, attribute
 
 
+def is_file_target(module_part: str) -> bool:
+    """Whether a target's module part is a file path rather than a dotted module name."""
+    return module_part.endswith(".py") or "/" in module_part or "\\" in module_part
+
+
 def source_root_for(file: Path | None) -> Path:
     """The folder flows are imported from: the ``kitaru init`` root, else the module's folder,
     else the current directory."""
@@ -80,8 +85,7 @@ def _import(module_name: str, root: Path) -> ModuleType:
 def load_flow(target: str) -> tuple[Flow, Path]:
     """Import the target's module and return its flow and source root."""
     module_part, attribute = split_target(target)
-    is_file = module_part.endswith(".py") or "/" in module_part or "\\" in module_part
-    if is_file:
+    if is_file_target(module_part):
         file = Path(module_part).expanduser()
         if not file.is_file():
             raise KitaruNotFoundError(

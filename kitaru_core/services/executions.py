@@ -36,11 +36,6 @@ DEFAULT_LOG_LIMIT = 200
 MAX_LOG_LIMIT = 5000
 
 
-def _is_file_target(module_part: str) -> bool:
-    # The same test runtime.loader.load_flow applies: a path, not a dotted module name.
-    return module_part.endswith(".py") or "/" in module_part or "\\" in module_part
-
-
 def target_source(target: str) -> Path:
     """The file a flow target's code comes from, found without importing anything.
 
@@ -49,10 +44,10 @@ def target_source(target: str) -> Path:
     (starting it reports a missing file); a module target gives its module's file, looked up in
     the current directory first (a module target's source root) and then on ``sys.path``.
     """
-    from kitaru_core.runtime.loader import split_target
+    from kitaru_core.runtime.loader import is_file_target, split_target
 
     module_part, _ = split_target(target)
-    if _is_file_target(module_part):
+    if is_file_target(module_part):
         return Path(module_part).expanduser().absolute()
     parts = module_part.split(".")
     for entry in [Path.cwd(), *(Path(item) for item in sys.path if item)]:
@@ -95,12 +90,12 @@ def start(
     reported as errors and start nothing.
     """
     from kitaru_core.runtime.detach import start_job
-    from kitaru_core.runtime.loader import split_target
+    from kitaru_core.runtime.loader import is_file_target, split_target
 
     if inputs is not None and not isinstance(inputs, dict):
         raise KitaruUsageError("Flow inputs must be a JSON object of parameter names to values.")
     module_part, _ = split_target(target)
-    if _is_file_target(module_part) and not Path(module_part).expanduser().is_file():
+    if is_file_target(module_part) and not Path(module_part).expanduser().is_file():
         # Checked here too, so that a typo costs no worker process.
         raise KitaruNotFoundError(
             f"Flow file '{module_part}' does not exist (looked in {Path.cwd()}).",
