@@ -57,3 +57,26 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+@pytest.fixture
+def store(zenml_client):  # type: ignore[no-untyped-def]
+    """The real store, put back to only the ``default`` stack (active) after the test.
+
+    For stack tests: whatever stacks, components and connectors a test created are removed.
+    """
+    import warnings
+
+    yield zenml_client
+    zenml_client.activate_stack("default")
+    zen_store = zenml_client.zen_store
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*stack_composition.*")  # a ZenML quirk
+        for stack in zenml_client.list_stacks(size=1000).items:
+            if stack.name != "default":
+                zen_store.delete_stack(stack.id)
+    for component in zenml_client.list_stack_components(size=1000).items:
+        if component.name != "default":
+            zen_store.delete_stack_component(component.id)
+    for connector in zenml_client.list_service_connectors(size=1000).items:
+        zen_store.delete_service_connector(connector.id)

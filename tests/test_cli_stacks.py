@@ -6,8 +6,6 @@ error, leaving nothing behind."""
 from __future__ import annotations
 
 import textwrap
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,24 +66,6 @@ extra:
   container_registry:
     default_repository: agents
 """
-
-
-@pytest.fixture
-def store(zenml_client: Any) -> Iterator[Any]:
-    """The store, back to only the default stack (active) after each test."""
-    yield zenml_client
-    zenml_client.activate_stack("default")
-    store = zenml_client.zen_store
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for stack in zenml_client.list_stacks(size=1000).items:
-            if stack.name != "default":
-                store.delete_stack(stack.id)
-        for component in zenml_client.list_stack_components(size=1000).items:
-            if component.name != "default":
-                store.delete_stack_component(component.id)
-        for connector in zenml_client.list_service_connectors(size=1000).items:
-            store.delete_service_connector(connector.id)
 
 
 def snapshot(client: Any) -> dict[str, list[Any]]:

@@ -13,12 +13,18 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deploy_support import (
+    ROUTING_FILE,
+    RUN_TIMEOUT,
+    refused,
+    routes,
+    snapshot_names,
+    tags_of,
+)
 from flows_deploy import routing, story
 from runtime_helpers import TESTS_DIR
 
@@ -30,49 +36,8 @@ from kitaru_core import (
     KitaruUsageError,
     KitaruValidationError,
 )
-from kitaru_core.errors import translate_exception as translate
-from kitaru_core.models import Deployment, ExecutionStatus
+from kitaru_core.models import ExecutionStatus
 from kitaru_core.services import deployments
-
-FLOWS_DIR = TESTS_DIR / "flows_deploy"
-ROUTING_FILE = FLOWS_DIR / "routing.py"
-RUN_TIMEOUT = 120.0
-
-Routes = list[tuple[int, list[tuple[str, bool]]]]
-
-
-def _routes(flow: str) -> Routes:
-    """Every version of ``flow`` with its sorted ``(tag, exclusive)`` pairs."""
-    return [
-        (item.version, sorted((tag.name, tag.exclusive) for tag in item.tags))
-        for item in deployments.list_deployments(flow)
-    ]
-
-
-def _tags(item: Deployment) -> dict[str, bool]:
-    return {tag.name: tag.exclusive for tag in item.tags}
-
-
-def _holders(flow: str, tag: str) -> list[int]:
-    return [item.version for item in deployments.list_deployments(flow) if tag in _tags(item)]
-
-
-def _refused(
-    error_type: type[KitaruError], flow: str, call: Any, *args: Any, **kwargs: Any
-) -> KitaruError:
-    """Run a call that must be refused and prove it changed no version and no tag."""
-    before = _routes(flow)
-    with pytest.raises(error_type) as info:
-        call(*args, **kwargs)
-    assert isinstance(info.value, error_type)
-    assert _routes(flow) == before
-    return info.value
-
-
-def _snapshot_names(client: Any, flow: str) -> list[str]:
-    page = client.list_snapshots(name=f"startswith:kitaru::{flow}::", size=100)
-    return sorted(str(item.name) for item in page.items)
-
 
 # --- deploy ----------------------------------------------------------------------------------
 
@@ -84,7 +49,7 @@ def test_deploying_a_flow_object_records_what_the_seed_lists(zenml_client: Any) 
 
     assert deployed.flow == "recorded_flow"
     assert deployed.version == 1
-    assert _tags(deployed) == {"default": True}
+    assert tags_of(deployed) == {"default": True}
     # Representative inputs, with the flow's defaults filled in; a model is saved as its JSON.
     assert deployed.inputs == {
         "topic": "durable agents",
@@ -123,7 +88,7 @@ def test_versions_count_one_two_three_per_flow_independently(zenml_client: Any) 
     assert [item.version for item in listed] == [1, 2, 3]
     assert [item.inputs["topic"] for item in listed] == ["a1", "a2", "a3"]
     assert [item.version for item in deployments.list_deployments("counting_b")] == [1, 2]
-    assert _snapshot_names(zenml_client, "counting_a") == [
+    assert snapshot_names(zenml_client, "counting_a") == [
         "kitaru::counting_a::v1",
         "kitaru::counting_a::v2",
         "kitaru::counting_a::v3",
@@ -139,7 +104,7 @@ def test_deploying_from_a_file_target_runs_that_flow(
     deployed = KitaruClient().deployments.deploy(
         "flows_deploy/routing.py:target_flow", inputs={"topic": "from a file"}, allow_local=True
     )
-    assert (deployed.flow, deployed.version, _tags(deployed)) == (
+    assert (deployed.flow, deployed.version, tags_of(deployed)) == (
         "target_flow",
         1,
         {"default": True},
@@ -185,17 +150,17 @@ def test_a_bad_target_is_refused_before_anything_is_saved(
     zenml_client: Any, monkeypatch: pytest.MonkeyPatch, target: str, error_type: type
 ) -> None:
     monkeypatch.chdir(TESTS_DIR)
-    before = _snapshot_names(zenml_client, "")
+    before = snapshot_names(zenml_client, "")
     with pytest.raises(error_type):
         deployments.deploy(target, inputs={"topic": "x"}, allow_local=True)
-    assert _snapshot_names(zenml_client, "") == before
+    assert snapshot_names(zenml_client, "") == before
 
 
 def test_inputs_that_do_not_fit_the_flow_are_refused_at_deploy() -> None:
     flow = routing.inputs_flow
-    missing = _refused(KitaruUsageError, "inputs_flow", flow.deploy, allow_local=True)
+    missing = refused(KitaruUsageError, "inputs_flow", flow.deploy, allow_local=True)
     assert "inputs_flow" in missing.message and "topic" in missing.message
-    _refused(KitaruUsageError, "inputs_flow", flow.deploy, allow_local=True, topic="t", nope=1)
+    refused(KitaruUsageError, "inputs_flow", flow.deploy, allow_local=True, topic="t", nope=1)
     assert deployments.list_deployments("inputs_flow") == []
 
 
@@ -213,7 +178,7 @@ def test_a_flow_outside_a_file_cannot_be_deployed() -> None:
             return topic
 
         fileless_flow.__module__ = module.__name__
-        error = _refused(
+        error = refused(
             KitaruUsageError,
             "fileless_flow",
             deployments.deploy,
@@ -231,26 +196,26 @@ def test_each_deploy_attaches_exactly_one_routing_tag() -> None:
     flow, name = routing.one_tag_flow, "one_tag_flow"
     # The first deploy also gets `default`, whatever tag it asked for.
     flow.deploy(allow_local=True, tag="canary", exclusive=True, topic="t")
-    assert _routes(name) == [(1, [("canary", True), ("default", True)])]
+    assert routes(name) == [(1, [("canary", True), ("default", True)])]
     # Without a tag a deploy routes `default` — which moves it, as default is exclusive.
     flow.deploy(allow_local=True, topic="t")
-    assert _routes(name) == [(1, [("canary", True)]), (2, [("default", True)])]
+    assert routes(name) == [(1, [("canary", True)]), (2, [("default", True)])]
     # A shared tag.
     flow.deploy(allow_local=True, tag="experiment", topic="t")
-    assert _routes(name)[2] == (3, [("experiment", False)])
+    assert routes(name)[2] == (3, [("experiment", False)])
     # `default` stays exclusive even when asked to be shared.
     deployed = deployments.deploy(
         flow, inputs={"topic": "t"}, tag="default", exclusive=False, allow_local=True
     )
     assert deployed.version == 4
-    assert _routes(name) == [
+    assert routes(name) == [
         (1, [("canary", True)]),
         (2, []),
         (3, [("experiment", False)]),
         (4, [("default", True)]),
     ]
     # A deploy cannot change a tag's mode: refused, and no version is saved.
-    _refused(
+    refused(
         KitaruStateError,
         name,
         flow.deploy,
@@ -259,8 +224,8 @@ def test_each_deploy_attaches_exactly_one_routing_tag() -> None:
         exclusive=True,
         topic="t",
     )
-    _refused(KitaruValidationError, name, flow.deploy, allow_local=True, tag="no way", topic="t")
-    assert [version for version, _ in _routes(name)] == [1, 2, 3, 4]
+    refused(KitaruValidationError, name, flow.deploy, allow_local=True, tag="no way", topic="t")
+    assert [version for version, _ in routes(name)] == [1, 2, 3, 4]
 
 
 # --- the producer/consumer story of seed 004 -------------------------------------------------
@@ -301,13 +266,13 @@ def test_the_seed_producer_and_consumer_story(tmp_path: Path) -> None:
 
     # Producer: the first deploy is v1 and routed as default.
     v1 = agent.deploy(allow_local=True, topic="durable agents", style="v1")
-    assert (v1.version, _tags(v1)) == (1, {"default": True})
+    assert (v1.version, tags_of(v1)) == (1, {"default": True})
     # A canary candidate: v2 with an exclusive canary route, nothing else.
     v2 = agent.deploy(
         allow_local=True, tag="canary", exclusive=True, topic="durable agents", style="v2"
     )
-    assert (v2.version, _tags(v2)) == (2, {"canary": True})
-    assert _routes(name) == [(1, [("default", True)]), (2, [("canary", True)])]
+    assert (v2.version, tags_of(v2)) == (2, {"canary": True})
+    assert routes(name) == [(1, [("default", True)]), (2, [("canary", True)])]
 
     # Test the canary: the invocation's topic wins, v2's deploy-time style stays. (The route
     # is resolved when invoke() is called, so the producer may go on while it runs.)
@@ -315,10 +280,10 @@ def test_the_seed_producer_and_consumer_story(tmp_path: Path) -> None:
 
     # Promote: `kitaru flow tag story_agent stable --version 2 --exclusive`.
     promoted = client.deployments.tag(name, "stable", version=2, exclusive=True)
-    assert _tags(promoted) == {"canary": True, "stable": True}
+    assert tags_of(promoted) == {"canary": True, "stable": True}
     # Add a shared benchmark label afterwards.
     labelled = client.deployments.tag(name, "benchmark", version=2)
-    assert _tags(labelled) == {"canary": True, "stable": True, "benchmark": False}
+    assert tags_of(labelled) == {"canary": True, "stable": True, "benchmark": False}
     assert client.deployments.get(name, tag="stable").version == 2
     assert client.deployments.get(name, tag="benchmark").version == 2
     assert client.deployments.get(name).version == 1  # default did not move
@@ -339,19 +304,19 @@ def test_the_seed_producer_and_consumer_story(tmp_path: Path) -> None:
 
     # Wrong deletions: v1 still holds default, v2 holds canary and stable. Nothing changes.
     for version in (1, 2):
-        error = _refused(KitaruStateError, name, client.deployments.delete, name, version=version)
+        error = refused(KitaruStateError, name, client.deployments.delete, name, version=version)
         assert "exclusive tags" in error.message
-    _refused(KitaruStateError, name, client.deployments.delete, name, tag="default")
-    _refused(KitaruStateError, name, client.deployments.untag, name, "default", version=1)
+    refused(KitaruStateError, name, client.deployments.delete, name, tag="default")
+    refused(KitaruStateError, name, client.deployments.untag, name, "default", version=1)
 
     # The right deletion: move default to v2 first, then v1 goes.
     client.deployments.tag(name, "default", version=2)
     deleted = client.deployments.delete(name, version=1)
     assert (deleted.version, deleted.tags) == (1, [])
-    assert _routes(name) == [
+    assert routes(name) == [
         (2, [("benchmark", False), ("canary", True), ("default", True), ("stable", True)])
     ]
-    gone = _refused(KitaruNotFoundError, name, client.deployments.get, name, version=1)
+    gone = refused(KitaruNotFoundError, name, client.deployments.get, name, version=1)
     assert gone.details["versions"] == [2]
 
 
@@ -409,15 +374,15 @@ def test_every_selector_error_is_distinct_and_changes_nothing() -> None:
     flow.deploy(allow_local=True, tag="benchmark", topic="t")
     invoke = KitaruClient().deployments.invoke
 
-    none = _refused(KitaruNotFoundError, "never_deployed_flow", invoke, "never_deployed_flow")
+    none = refused(KitaruNotFoundError, "never_deployed_flow", invoke, "never_deployed_flow")
     assert none.message == "Flow 'never_deployed_flow' has no deployments."
-    tag = _refused(KitaruNotFoundError, name, invoke, name, tag="prod")
+    tag = refused(KitaruNotFoundError, name, invoke, name, tag="prod")
     assert tag.message.startswith(f"Flow '{name}' has no tag 'prod'. Tags: benchmark, default")
-    version = _refused(KitaruNotFoundError, name, invoke, name, version=7)
+    version = refused(KitaruNotFoundError, name, invoke, name, version=7)
     assert version.message == f"Flow '{name}' has no version 7. Versions: 1, 2, 3."
-    shared = _refused(KitaruStateError, name, invoke, name, tag="benchmark")
+    shared = refused(KitaruStateError, name, invoke, name, tag="benchmark")
     assert shared.details["versions"] == [2, 3]
-    both = _refused(KitaruUsageError, name, invoke, name, version=1, tag="default")
+    both = refused(KitaruUsageError, name, invoke, name, version=1, tag="default")
     assert both.message == "Give either a version or a tag, not both."
     with pytest.raises(KitaruUsageError):
         routing.selector_flow.invoke(version=1, tag="default", topic="t")
@@ -436,7 +401,7 @@ def test_deployments_with_no_default_route_say_so() -> None:
         allow_local=True, tag="canary", exclusive=True, topic="t"
     )
     backend.remove_tag(first.snapshot_id, "default", True)
-    error = _refused(KitaruNotFoundError, name, routing.no_default_flow.invoke, topic="t")
+    error = refused(KitaruNotFoundError, name, routing.no_default_flow.invoke, topic="t")
     assert error.message == f"Flow '{name}' has deployments but none is routed as default."
     assert routing.no_default_flow.deployment(tag="canary").version == 1
     # The fix the hint gives.
@@ -458,352 +423,3 @@ def test_invocation_inputs_must_fit_the_flow() -> None:
         deployments.invoke("strict_flow", inputs={"topic": {"not": "a string"}})
     assert bad_type.value.code in ("usage_error", "validation_error"), bad_type.value.to_dict()
     assert KitaruClient().executions.list(flow="strict_flow") == []
-
-
-# --- tags ------------------------------------------------------------------------------------
-
-
-def test_tag_and_untag_follow_the_rules_and_refusals_change_nothing() -> None:
-    flow, name, client = routing.tagging_flow, "tagging_flow", KitaruClient()
-    for _ in range(3):
-        flow.deploy(allow_local=True, tag="exp", topic="t")
-    assert _routes(name) == [
-        (1, [("default", True), ("exp", False)]),
-        (2, [("exp", False)]),
-        (3, [("exp", False)]),
-    ]
-    # Refusals.
-    _refused(KitaruStateError, name, client.deployments.untag, name, "default", version=1)
-    missing = _refused(KitaruStateError, name, client.deployments.untag, name, "stable", version=2)
-    assert "has no tag 'stable'" in missing.message
-    _refused(KitaruStateError, name, client.deployments.tag, name, "exp", version=1, exclusive=True)
-    _refused(KitaruNotFoundError, name, client.deployments.tag, name, "stable", version=9)
-    _refused(KitaruValidationError, name, client.deployments.tag, name, "bad tag", version=1)
-    _refused(KitaruValidationError, name, client.deployments.untag, name, "", version=1)
-    _refused(KitaruNotFoundError, name, client.deployments.untag, name, "exp", version=9)
-
-    # `default` moves (never shared), and tagging a holder again is a no-op.
-    client.deployments.tag(name, "default", version=3, exclusive=False)
-    client.deployments.tag(name, "default", version=3)
-    assert _holders(name, "default") == [3]
-    assert _tags(deployments.get(name, version=3))["default"] is True
-    # Removing a shared tag from one version leaves the others.
-    client.deployments.untag(name, "exp", version=2)
-    assert _holders(name, "exp") == [1, 3]
-    # Removing an exclusive tag.
-    client.deployments.tag(name, "stable", version=2, exclusive=True)
-    client.deployments.untag(name, "stable", version=2)
-    assert _holders(name, "stable") == []
-    # Once gone everywhere, a tag may come back in the other mode.
-    client.deployments.tag(name, "stable", version=1)
-    client.deployments.tag(name, "stable", version=2)
-    assert _routes(name) == [
-        (1, [("exp", False), ("stable", False)]),
-        (2, [("stable", False)]),
-        (3, [("default", True), ("exp", False)]),
-    ]
-
-
-def test_a_tag_cannot_have_both_modes_in_one_flow_but_may_in_another() -> None:
-    routing.mode_flow.deploy(allow_local=True, tag="prod", exclusive=True, topic="t")
-    routing.mode_flow.deploy(allow_local=True, topic="t")
-    _refused(KitaruStateError, "mode_flow", deployments.tag, "mode_flow", "prod", version=2)
-    # The same tag name is independent per flow.
-    routing.scope_b.deploy(allow_local=True, tag="prod", topic="t")  # shared there
-    assert _tags(deployments.get("scope_b", version=1))["prod"] is False
-    assert _tags(deployments.get("mode_flow", version=1))["prod"] is True
-
-
-def test_an_exclusive_tag_moves_only_within_its_flow() -> None:
-    for flow in (routing.scope_a, routing.scope_b):
-        flow.deploy(allow_local=True, topic="t")
-        flow.deploy(allow_local=True, tag="canary", topic="t")
-    deployments.tag("scope_a", "stable", version=2, exclusive=True)
-    deployments.tag("scope_b", "stable", version=1, exclusive=True)
-    deployments.tag("scope_a", "stable", version=1, exclusive=True)
-    assert _holders("scope_a", "stable") == [1]
-    assert _holders("scope_b", "stable") == [1]
-    deployments.tag("scope_b", "stable", version=2, exclusive=True)
-    assert _holders("scope_a", "stable") == [1]
-    assert _holders("scope_b", "stable") == [2]
-
-
-def test_moving_an_exclusive_tag_is_atomic_for_concurrent_readers() -> None:
-    name = "atomic_flow"
-    for _ in range(3):
-        routing.atomic_flow.deploy(allow_local=True, topic="t")
-    deployments.tag(name, "stable", version=1, exclusive=True)
-
-    seen: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def read() -> None:
-        # Resolving the tag fails on zero holders ("no tag") and on two ("shared by versions").
-        while not stop.is_set():
-            try:
-                seen.append(deployments.get(name, tag="stable").version)
-            except BaseException as exc:
-                errors.append(exc)
-                return
-
-    reader = threading.Thread(target=read, name="route-reader", daemon=True)
-    reader.start()
-    try:
-        for step in range(15):
-            target = (step % 3) + 1
-            moved = deployments.tag(name, "stable", version=target, exclusive=True)
-            assert _tags(moved)["stable"] is True
-            assert _holders(name, "stable") == [target]
-    finally:
-        stop.set()
-        reader.join(60)
-    assert not errors, [translate(e) for e in errors]
-    assert len(set(seen)) >= 2, seen  # the reader really read while the tag moved
-
-
-# --- deletion --------------------------------------------------------------------------------
-
-
-def test_deletion_refuses_exclusive_holders_and_changes_nothing() -> None:
-    flow, name, client = routing.deletion_flow, "deletion_flow", KitaruClient()
-    flow.deploy(allow_local=True, topic="v1")
-    flow.deploy(allow_local=True, tag="canary", exclusive=True, topic="v2")
-    flow.deploy(allow_local=True, tag="exp", topic="v3")
-    flow.deploy(allow_local=True, tag="exp", topic="v4")
-    delete = client.deployments.delete
-
-    held = _refused(KitaruStateError, name, delete, name, version=1)
-    assert held.details["exclusive_tags"] == ["default"]
-    assert "default can only be moved" in held.hint
-    assert _refused(KitaruStateError, name, delete, name, version=2).details["exclusive_tags"] == [
-        "canary"
-    ]
-    _refused(KitaruStateError, name, delete, name, tag="canary")
-    _refused(KitaruStateError, name, delete, name, tag="exp")  # ambiguous: versions 3 and 4
-    _refused(KitaruNotFoundError, name, delete, name, version=9)
-    _refused(KitaruUsageError, name, delete, name, version=3, tag="exp")
-    _refused(KitaruNotFoundError, "never_deployed_flow", delete, "never_deployed_flow", version=1)
-
-    # Versions with only shared tags (or none) can go, by version or by a tag that picks one.
-    assert delete(name, version=3).inputs == {"topic": "v3"}
-    assert delete(name, tag="exp").version == 4
-    client.deployments.untag(name, "canary", version=2)
-    assert delete(name, version=2).tags == []
-    assert _routes(name) == [(1, [("default", True)])]
-    with pytest.raises(KitaruNotFoundError):
-        client.deployments.invoke(name, version=2)
-
-
-# --- concurrent deploys ----------------------------------------------------------------------
-
-_RACER = textwrap.dedent(
-    """
-    import os, sys, time
-    from pathlib import Path
-    from kitaru_core.backend.bootstrap import zenml_client
-    from flows_deploy.race import race_flow
-
-    zenml_client()  # connect before the start line, so the deploys really overlap
-    folder, index = Path(sys.argv[1]), sys.argv[2]
-    (folder / f"ready-{index}").touch()
-    while not (folder / "go").exists():
-        time.sleep(0.01)
-    deployed = race_flow.deploy(allow_local=True, topic=f"racer {index}")
-    print(f"VERSION {deployed.version} {index}")
-    """
-)
-
-
-def test_concurrent_deploys_from_several_processes_get_distinct_versions(tmp_path: Path) -> None:
-    racers = 4
-    env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", _RACER, str(tmp_path), str(index)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for index in range(racers)
-    ]
-    try:
-        deadline = time.monotonic() + 180
-        while len(list(tmp_path.glob("ready-*"))) < racers:
-            assert time.monotonic() < deadline, "the racers did not get ready"
-            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            time.sleep(0.05)
-        (tmp_path / "go").touch()
-        outputs = [p.communicate(timeout=180) for p in processes]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-    assert all(p.returncode == 0 for p in processes), [err[-3000:] for _, err in outputs]
-    won: dict[int, str] = {}
-    for out, _ in outputs:
-        line = next(line for line in out.splitlines() if line.startswith("VERSION "))
-        _, version, index = line.split()
-        won[int(version)] = index
-    assert sorted(won) == [1, 2, 3, 4]
-    listed = deployments.list_deployments("race_flow")
-    assert [item.version for item in listed] == [1, 2, 3, 4]
-    # Each version saved its own racer's inputs, and exactly one of them holds default.
-    assert {item.version: item.inputs["topic"] for item in listed} == {
-        version: f"racer {index}" for version, index in won.items()
-    }
-    assert len(_holders("race_flow", "default")) == 1
-
-
-# --- the remote-stack guard ------------------------------------------------------------------
-
-
-def test_a_local_stack_is_refused_without_allow_local(zenml_client: Any) -> None:
-    flow, name = routing.guard_flow, "guard_flow"
-    attempts = [
-        lambda: flow.deploy(topic="t"),
-        lambda: flow.deploy(stack="default", tag="canary", exclusive=True, topic="t"),
-        lambda: KitaruClient().deployments.deploy(
-            f"{ROUTING_FILE}:guard_flow", inputs={"topic": "t"}
-        ),
-    ]
-    for attempt in attempts:
-        error = _refused(KitaruStateError, name, attempt)
-        assert "Stack 'default' runs flows locally" in error.message
-        for kind in ("kubernetes", "vertex", "sagemaker", "azureml"):
-            assert kind in error.message
-        assert "allow_local" in error.hint
-    assert _snapshot_names(zenml_client, name) == []
-    unknown = _refused(
-        KitaruNotFoundError, name, flow.deploy, stack="nope", allow_local=True, topic="t"
-    )
-    assert "No stack named 'nope'" in unknown.message
-    assert _snapshot_names(zenml_client, name) == []
-
-
-def test_a_stack_that_runs_containers_locally_is_refused_too(zenml_client: Any) -> None:
-    """``local_docker`` is not the ``local`` flavor, but the server cannot run it either."""
-    from zenml.enums import StackComponentType
-
-    name = f"deploy-local-docker-{os.getpid()}"
-    zenml_client.create_stack_component(
-        name=name,
-        flavor="local_docker",
-        component_type=StackComponentType.ORCHESTRATOR,
-        configuration={},
-    )
-    zenml_client.create_stack(
-        name=name,
-        components={
-            StackComponentType.ORCHESTRATOR: name,
-            StackComponentType.ARTIFACT_STORE: "default",
-        },
-    )
-    try:
-        error = _refused(
-            KitaruStateError, "guard_flow", routing.guard_flow.deploy, stack=name, topic="t"
-        )
-        assert f"Stack '{name}' runs flows locally" in error.message
-        assert error.details["remote_types"] == ["kubernetes", "vertex", "sagemaker", "azureml"]
-        assert _snapshot_names(zenml_client, "guard_flow") == []
-    finally:  # other tests of this process expect only the stacks they made
-        zenml_client.zen_store.delete_stack(zenml_client.get_stack(name).id)
-        zenml_client.delete_stack_component(name, StackComponentType.ORCHESTRATOR)
-
-
-def test_deploying_to_a_remote_stack_without_its_integrations_saves_nothing(
-    zenml_client: Any,
-) -> None:
-    """A registered Kubernetes stack passes the guard; saving its snapshot needs the stack's
-    ZenML integrations (s3fs for the S3 artifact store, then a container build), which do not
-    exist here. The refusal must be a Kitaru error, and nothing may be left behind."""
-    from kitaru_core.requests.stack_fields import MCP_LABELS
-    from kitaru_core.requests.stacks import build_stack_create_request, build_stack_delete_request
-    from kitaru_core.services.stacks import create_stack, delete_stack
-
-    stack = f"deploy-k8s-{os.getpid()}"
-    create_stack(
-        build_stack_create_request(
-            name=stack,
-            activate=False,
-            stack_type="kubernetes",
-            artifact_store="s3://b/k",
-            container_registry="123456789012.dkr.ecr.eu-west-1.amazonaws.com",
-            cluster="c",
-            region="eu-west-1",
-            verify=False,
-            labels=MCP_LABELS,
-        )
-    )
-    try:
-        with pytest.raises(KitaruError) as info:
-            routing.remote_flow.deploy(stack=stack, topic="t")
-    finally:  # other tests of this process expect only the stacks they made
-        delete_stack(build_stack_delete_request(stack, recursive=True))
-    assert zenml_client.list_stacks(name=stack).total == 0
-    error = info.value
-    assert error.code == "backend_error", error.to_dict()
-    assert error.message.startswith(
-        f"Could not save a deployment of flow 'remote_flow' on stack '{stack}': "
-    )
-    assert "s3fs" in error.message
-    assert "zenml integration install s3" in error.hint
-    assert error.details["stack"] == stack
-    assert "Traceback" not in error.message
-    assert deployments.list_deployments("remote_flow") == []
-    assert _snapshot_names(zenml_client, "remote_flow") == []
-
-
-# --- curl ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def curl_deployment() -> Deployment:
-    """``curl_flow`` v1, deployed once per test process."""
-    if not deployments.list_deployments("curl_flow"):
-        routing.curl_flow.deploy(allow_local=True, topic="t")
-    return deployments.get("curl_flow", version=1)
-
-
-def test_curl_is_refused_for_local_deployments(curl_deployment: Deployment) -> None:
-    error = _refused(KitaruStateError, "curl_flow", KitaruClient().deployments.curl, "curl_flow")
-    assert "local development deployment" in error.message
-    _refused(KitaruUsageError, "curl_flow", deployments.curl, "curl_flow", version=1, tag="x")
-    _refused(KitaruNotFoundError, "curl_flow", deployments.curl, "curl_flow", tag="prod")
-
-
-def test_curl_for_a_remote_deployment(
-    curl_deployment: Deployment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A remote deployment cannot be saved here (it needs a cloud build, see above), so the
-    service's lookup is given a stand-in: the real local deployment, marked remote."""
-    real = curl_deployment
-    remote = real.model_copy(update={"local": False, "stack": "prod-k8s"})
-    monkeypatch.setattr(deployments, "get", lambda flow, **_: remote)
-
-    # Without a server connection (this machine uses the local store).
-    error = _refused(KitaruStateError, "curl_flow", deployments.curl, "curl_flow")
-    assert "needs a connection to a Kitaru server" in error.message
-    assert "kitaru login" in error.hint
-
-    # With one: a copy-pasteable command that fetches a token, pinned to the resolved version.
-    monkeypatch.setattr(
-        "kitaru_core.backend.bootstrap.server_url", lambda: "https://kitaru.example.com/"
-    )
-    monkeypatch.setenv("KITARU_AUTH_TOKEN", "kat_secret_value")
-    curl = KitaruClient().deployments.curl(
-        "curl_flow", tag="default", inputs={"topic": "from curl"}
-    )
-    assert (curl.flow, curl.version) == ("curl_flow", real.version)
-    assert curl.command.startswith('TOKEN="$(kitaru auth token)"\n')
-    assert (
-        f"https://kitaru.example.com/api/v1/pipeline_snapshots/{real.snapshot_id}/runs"
-        in curl.command
-    )
-    assert '-H "Authorization: Bearer $TOKEN"' in curl.command
-    assert "kat_secret_value" not in curl.command
-    body = curl.command.split("-d ", 1)[1].strip().strip("'")
-    assert json.loads(body) == {"run_configuration": {"parameters": {"topic": "from curl"}}}
-    assert f"pinned to version {real.version}" in curl.warning
-    assert "tag 'default'" in curl.warning

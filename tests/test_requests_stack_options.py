@@ -1,6 +1,6 @@
 """Stack request options: credentials, `extra` overrides, `async`, and YAML files (pure).
 
-Split from test_requests_stacks.py; shares its constants."""
+Split from test_requests_stacks.py; the shared cases live in stack_cases.py."""
 
 from __future__ import annotations
 
