@@ -6,11 +6,12 @@ It makes a fresh temporary Kitaru config dir, puts a few executions in its store
 the median wall time of several runs of
 
 - ``kitaru --help``            (target ≤ 0.3 s: no ZenML import),
-- ``kitaru executions list``   (target ≤ 2 s: ZenML import + store connection + one query),
+- ``kitaru executions list``   (target ≤ 2 s),
+- ``kitaru executions get ID`` (a finished execution with its checkpoints),
 
-next to two reference points: a bare Python start, and ``import zenml`` alone (the floor for
-any command that reads the store). On a shared machine every number grows with the load; the
-load average is printed, and so is what ``executions list`` costs beyond ``import zenml``.
+next to two reference points: a bare Python start, and ``import zenml`` alone (what any command
+that went through ZenML would pay first; on the local store the reads above do not import it).
+On a shared machine every number grows with the load; the load average is printed.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ import time
 from pathlib import Path
 
 TARGETS = {"kitaru --help": 0.3, "kitaru executions list": 2.0}
-# The floor of any command that reads the store. Without the interpreter's teardown, which the
-# `kitaru` console script skips too (it costs about a second once ZenML is loaded).
+# What a command that goes through ZenML pays first. Without the interpreter's teardown, which
+# the `kitaru` console script skips too (it costs about a second once ZenML is loaded).
 IMPORT_ZENML = "import os, zenml; os._exit(0)"
 FLOW = textwrap.dedent(
     """
@@ -66,15 +67,21 @@ def median_of(argv: list[str], env: dict[str, str], cwd: Path, repeats: int) -> 
     return statistics.median(timed(argv, env, cwd) for _ in range(repeats))
 
 
-def populate(env: dict[str, str], work: Path, executions: int) -> None:
-    """A store with a few finished executions (one process, so this stays quick)."""
+def populate(env: dict[str, str], work: Path, executions: int) -> str:
+    """A store with a few finished executions (one process, so this stays quick); returns the
+    last one's exec_id."""
     (work / "bench_cli_flow.py").write_text(FLOW, encoding="utf-8")
     code = (
         "from bench_cli_flow import bench_flow\n"
         f"for x in range({executions}):\n"
-        "    assert bench_flow.run(x).wait() == 2 * x\n"
+        "    handle = bench_flow.run(x)\n"
+        "    assert handle.wait() == 2 * x\n"
+        "print(handle.exec_id)\n"
     )
-    subprocess.run([sys.executable, "-c", code], env=env, cwd=work, check=True, capture_output=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=work, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -97,7 +104,7 @@ def measure(work: Path, repeats: int, executions: int) -> None:
         "ZENML_ANALYTICS_OPT_IN": "false",
     }
     print(f"store: {env['KITARU_CONFIG_PATH']} ({executions} executions)")
-    populate(env, work, executions)
+    exec_id = populate(env, work, executions)
     kitaru = kitaru_command()
     rows = [
         ("python -c pass", [sys.executable, "-c", "pass"], None),
@@ -109,17 +116,14 @@ def measure(work: Path, repeats: int, executions: int) -> None:
             TARGETS["kitaru executions list"],
         ),
         ("kitaru executions list -o json", [*kitaru, "executions", "list", "-o", "json"], None),
+        ("kitaru executions get ID", [*kitaru, "executions", "get", exec_id], None),
     ]
     print(f"median of {repeats} runs (load average {os.getloadavg()[0]:.1f}):")
-    medians: dict[str, float] = {}
     for label, argv, target in rows:
-        seconds = medians[label] = median_of(argv, env, work, repeats)
+        seconds = median_of(argv, env, work, repeats)
         verdict = "" if target is None else ("  ok" if seconds <= target else "  OVER")
         goal = "" if target is None else f"  (target ≤ {target:g} s)"
         print(f"  {label:<34} {seconds:6.3f} s{goal}{verdict}")
-    # On a busy machine every number grows; what Kitaru adds on top of ZenML's import does less.
-    beyond = medians["kitaru executions list"] - medians["python -c 'import zenml'"]
-    print(f"  executions list beyond `import zenml`: {beyond:.3f} s (store connection + query)")
 
 
 if __name__ == "__main__":

@@ -8,37 +8,26 @@ from uuid import UUID
 from zenml.enums import ExecutionStatus as ZenStatus
 
 from kitaru_core.backend.bootstrap import zenml_client
-from kitaru_core.backend.status import to_public
-from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
+from kitaru_core.backend.execution_views import checkpoint_call, checkpoint_failure, flow_failure
+from kitaru_core.backend.local_store import not_found, parse_exec_id
+from kitaru_core.backend.status import to_public, zenml_values
 from kitaru_core.models import (
     ArtifactRef,
     CheckpointCall,
     Execution,
     ExecutionStatus,
     Failure,
-    LogEntry,
     PendingWait,
 )
 from kitaru_core.runtime.naming import ORIGINAL_KEY, RESULT_KEY, SPEC_KEY, user_text
 
 
 def get_run(exec_id: str, *, hydrate: bool = True) -> Any:
-    try:
-        run_id = UUID(str(exec_id))
-    except ValueError as exc:
-        raise KitaruUsageError(
-            f"'{exec_id}' is not an execution id (expected a UUID).",
-            hint="Find execution ids with `kitaru executions list`.",
-            details={"exec_id": exec_id},
-        ) from exc
+    run_id = parse_exec_id(exec_id)
     try:
         return zenml_client().zen_store.get_run(run_id, hydrate=hydrate)
     except KeyError as exc:
-        raise KitaruNotFoundError(
-            f"No execution with id '{exec_id}'.",
-            hint="Find execution ids with `kitaru executions list`.",
-            details={"exec_id": exec_id},
-        ) from exc
+        raise not_found(exec_id) from exc
 
 
 def steps_of(run: Any) -> dict[str, Any]:
@@ -140,72 +129,35 @@ def use_run_source_root(run: Any) -> None:
     prepare_source_root(run)
 
 
-def _step_attempts(step: Any) -> int:
-    return int(getattr(step, "version", 1) or 1)
-
-
 def _checkpoint_call(invocation_id: str, step: Any) -> CheckpointCall:
-    extra = (step.config.extra or {}) if step.config else {}
     outputs = [
         ArtifactRef(artifact_id=str(artifact.id), name=name, type=str(artifact.type))
         for name, artifacts in (step.outputs or {}).items()
         for artifact in artifacts
     ]
-    return CheckpointCall(
-        call_id=invocation_id,
-        name=str(extra.get("kitaru_name", step.name)),
-        type=str(extra.get("kitaru_type", "checkpoint")),
-        status=to_public(step.status),
-        attempts=_step_attempts(step),
+    return checkpoint_call(
+        invocation_id,
+        extra=(step.config.extra or {}) if step.config else {},
+        status=step.status,
+        attempts=getattr(step, "version", 1),
         started_at=step.start_time,
         ended_at=step.end_time,
-        cached=step.status in (ZenStatus.CACHED, ZenStatus.SKIPPED),
         outputs=outputs,
     )
-
-
-def user_traceback(text: str) -> str:
-    """The traceback from the user's code on: ZenML's and Kitaru's own frames are dropped."""
-    lines = text.splitlines()
-    keep: list[str] = [lines[0]] if lines else []
-    skipping = False
-    for line in lines[1:]:
-        if line.startswith("  File "):
-            skipping = "/zenml/" in line or "/kitaru_core/runtime/" in line
-        elif not line.startswith(" "):
-            # Not part of a frame: the exception line, or "During handling of ...".
-            skipping = False
-        if not skipping:
-            keep.append(line)
-    return user_text("\n".join(keep))
 
 
 def failure_of(run: Any, steps: dict[str, Any] | None = None) -> Failure | None:
     """Where and why a run failed: the failed checkpoint's exception, else the run's reason."""
     for invocation_id, step in (steps if steps is not None else steps_of(run)).items():
         if step.status == ZenStatus.FAILED:
-            info = step.exception_info
-            message = (info.message if info else None) or "checkpoint failed"
-            exception_type = None
-            if info and info.source:
-                exception_type = info.source.rsplit(".", 1)[-1]
-            return Failure(
-                checkpoint=invocation_id,
-                exception_type=exception_type,
-                message=user_text(message),
-                traceback=user_traceback(info.traceback) if info else None,
-            )
+            return checkpoint_failure(invocation_id, _plain(step.exception_info))
     if to_public(run.status) != ExecutionStatus.FAILED:
         return None
-    info = getattr(run, "exception_info", None)
-    if info is not None and (info.message or info.traceback):
-        # The flow body itself raised (not a checkpoint): ZenML keeps it on the run.
-        return Failure(
-            exception_type=info.source.rsplit(".", 1)[-1] if info.source else None,
-            message=user_text(info.message or status_reason(run) or "the flow failed"),
-            traceback=user_traceback(info.traceback) if info.traceback else None,
-        )
-    return Failure(message=status_reason(run) or "the flow failed")
+    return flow_failure(_plain(getattr(run, "exception_info", None)), status_reason(run))
+
+
+def _plain(info: Any) -> dict[str, Any] | None:
+    return info.model_dump() if info is not None else None
 
 
 def to_execution(
@@ -245,18 +197,6 @@ def to_execution(
     )
 
 
-_ZENML_STATUSES: dict[ExecutionStatus, list[str]] = {}
-
-
-def _zenml_statuses(status: ExecutionStatus) -> list[str]:
-    from kitaru_core.backend.status import STATUS_MAP
-
-    if not _ZENML_STATUSES:
-        for zen, public in STATUS_MAP.items():
-            _ZENML_STATUSES.setdefault(public, []).append(zen.value)
-    return _ZENML_STATUSES[status]
-
-
 def list_runs(
     *,
     flow: str | None,
@@ -273,7 +213,7 @@ def list_runs(
     if flow:
         filters["pipeline"] = flow
     if status is not None:
-        filters["status"] = "oneof:" + json.dumps(_zenml_statuses(status))
+        filters["status"] = "oneof:" + json.dumps(zenml_values(status))
     if stack:
         filters["stack"] = stack
     # ZenML pages by number: use the smallest page size whose page holds the whole window
@@ -293,23 +233,3 @@ def list_runs(
     runs = [reconcile(run) for run in list(page.items)[start : start + size]]
     has_more = page.total > offset + len(runs)
     return [to_execution(run, summary=True) for run in runs], has_more
-
-
-def read_logs(run: Any) -> list[LogEntry]:
-    """The execution's log lines, oldest first (kept by Kitaru on local stacks)."""
-    from datetime import UTC, datetime
-
-    from kitaru_core.runtime.logcapture import read
-
-    entries = []
-    for record in read(str(run.id)):
-        stamp = record.get("timestamp")
-        entries.append(
-            LogEntry(
-                timestamp=datetime.fromtimestamp(stamp, UTC) if stamp else None,
-                level=str(record.get("level", "INFO")),
-                checkpoint=record.get("checkpoint"),
-                message=user_text(str(record.get("message", ""))),
-            )
-        )
-    return entries

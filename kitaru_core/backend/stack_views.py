@@ -15,14 +15,12 @@ from zenml.enums import StackComponentType
 from zenml.models import ComponentResponse, Page, ServiceConnectorResponse, StackResponse
 from zenml.utils.uuid_utils import is_valid_uuid
 
+from kitaru_core.backend.stack_labels import TYPE_LABEL, is_managed
 from kitaru_core.config.masking import mask_mapping
 from kitaru_core.errors import KitaruUsageError
 from kitaru_core.models import StackComponentInfo, StackDetails, StackInfo, StackListItem
 from kitaru_core.requests.stacks import StackType
 
-MANAGED_LABEL = "kitaru.managed"
-TYPE_LABEL = "kitaru.stack_type"
-REGION_LABEL = "kitaru.region"
 DEFAULT_STACK = "default"
 # The order `show` lists components in; other component types follow alphabetically.
 _COMPONENT_ORDER = ("orchestrator", "artifact_store", "container_registry")
@@ -39,14 +37,6 @@ def iterate(list_page: Callable[..., Page[T]], **filters: Any) -> Iterator[T]:
         if page_number >= page.total_pages:
             return
         page_number += 1
-
-
-def is_managed(labels: dict[str, Any] | None) -> bool:
-    return str((labels or {}).get(MANAGED_LABEL, "")).lower() == "true"
-
-
-def managed_labels(**more: str | None) -> dict[str, str]:
-    return {MANAGED_LABEL: "true", **{k: v for k, v in more.items() if v is not None}}
 
 
 def active_stack_id(client: Client) -> UUID:

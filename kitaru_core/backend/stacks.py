@@ -20,6 +20,7 @@ from zenml.stack.utils import validate_stack_component_config
 from kitaru_core.backend import stack_specs as specs
 from kitaru_core.backend import stack_views as views
 from kitaru_core.backend.bootstrap import zenml_client
+from kitaru_core.backend.stack_labels import REGION_LABEL, TYPE_LABEL, is_managed, managed_labels
 from kitaru_core.config.masking import mask_value
 from kitaru_core.errors import (
     KitaruBackendError,
@@ -116,8 +117,8 @@ def _create_stack(request: StackCreateRequest) -> StackDetails:
         stack = client.create_stack(
             name=request.name,
             components={component.type: component.id for component in created},
-            labels=views.managed_labels(
-                **{views.TYPE_LABEL: request.stack_type.value, views.REGION_LABEL: request.region}
+            labels=managed_labels(
+                **{TYPE_LABEL: request.stack_type.value, REGION_LABEL: request.region}
             ),
         )
         undo.append((f"stack '{request.name}'", lambda: client.zen_store.delete_stack(stack.id)))
@@ -175,7 +176,7 @@ def _create_connector(
                 connector_type=spec.connector_type,
                 auth_method=spec.auth_method,
                 configuration=spec.configuration,
-                labels=views.managed_labels(),
+                labels=managed_labels(),
                 # verify=False registers without a single cloud call.
                 verify=request.verify,
                 list_resources=False,
@@ -225,7 +226,7 @@ def _create_component(
             type=spec.component_type,
             flavor=spec.flavor,
             configuration=config,
-            labels=views.managed_labels(),
+            labels=managed_labels(),
             connector=connector_id,
             connector_resource_id=spec.connector_resource_id,
         )
@@ -283,9 +284,9 @@ def delete_stack(
     removed: list[StackComponentInfo] = []
     connectors: dict[UUID, str] = {}
     for component in views.ordered_components(stack):
-        if not views.is_managed(component.labels) or _in_any_stack(client, component.id):
+        if not is_managed(component.labels) or _in_any_stack(client, component.id):
             continue
-        if component.connector is not None and views.is_managed(component.connector.labels):
+        if component.connector is not None and is_managed(component.connector.labels):
             connectors[component.connector.id] = component.connector.name
         client.zen_store.delete_stack_component(component.id)
         removed.append(views.to_component_info(component))

@@ -1,34 +1,48 @@
-"""The one mapping from ZenML execution statuses to Kitaru's five public statuses."""
+"""The one mapping from ZenML execution statuses to Kitaru's five public statuses.
+
+Keyed by ZenML's status *values* (``"completed"``, …) so that it needs no ZenML import: the
+fast local read path (``local_store.py``) maps raw database values with it too.
+"""
 
 from __future__ import annotations
-
-from zenml.enums import ExecutionStatus as ZenStatus
 
 from kitaru_core.models import ExecutionStatus
 
 # Every ZenML status must appear here exactly once; a test fails when ZenML adds one.
-STATUS_MAP: dict[ZenStatus, ExecutionStatus] = {
-    ZenStatus.INITIALIZING: ExecutionStatus.RUNNING,
-    ZenStatus.PROVISIONING: ExecutionStatus.RUNNING,
-    ZenStatus.QUEUED: ExecutionStatus.RUNNING,
-    ZenStatus.RUNNING: ExecutionStatus.RUNNING,
-    ZenStatus.RESUMING: ExecutionStatus.RUNNING,
+STATUS_MAP: dict[str, ExecutionStatus] = {
+    "initializing": ExecutionStatus.RUNNING,
+    "provisioning": ExecutionStatus.RUNNING,
+    "queued": ExecutionStatus.RUNNING,
+    "running": ExecutionStatus.RUNNING,
+    "resuming": ExecutionStatus.RUNNING,
     # A retrying checkpoint is still being worked on; a retried attempt was superseded.
-    ZenStatus.RETRYING: ExecutionStatus.RUNNING,
-    ZenStatus.RETRIED: ExecutionStatus.FAILED,
-    ZenStatus.PAUSED: ExecutionStatus.WAITING,
-    ZenStatus.COMPLETED: ExecutionStatus.COMPLETED,
-    ZenStatus.CACHED: ExecutionStatus.COMPLETED,
-    ZenStatus.SKIPPED: ExecutionStatus.COMPLETED,
-    ZenStatus.FAILED: ExecutionStatus.FAILED,
+    "retrying": ExecutionStatus.RUNNING,
+    "retried": ExecutionStatus.FAILED,
+    "paused": ExecutionStatus.WAITING,
+    "completed": ExecutionStatus.COMPLETED,
+    "cached": ExecutionStatus.COMPLETED,
+    "skipped": ExecutionStatus.COMPLETED,
+    "failed": ExecutionStatus.FAILED,
     # Stopping/cancelling are on their way to cancelled; showing the destination avoids a
     # "running" execution that the user already cancelled.
-    ZenStatus.STOPPING: ExecutionStatus.CANCELLED,
-    ZenStatus.STOPPED: ExecutionStatus.CANCELLED,
-    ZenStatus.CANCELLING: ExecutionStatus.CANCELLED,
-    ZenStatus.CANCELLED: ExecutionStatus.CANCELLED,
+    "stopping": ExecutionStatus.CANCELLED,
+    "stopped": ExecutionStatus.CANCELLED,
+    "cancelling": ExecutionStatus.CANCELLED,
+    "cancelled": ExecutionStatus.CANCELLED,
 }
 
+# Statuses of a run whose process may still be working on it (crash detection checks these).
+ACTIVE = frozenset({"initializing", "provisioning", "queued", "running", "resuming", "stopping"})
 
-def to_public(status: ZenStatus | str) -> ExecutionStatus:
-    return STATUS_MAP[ZenStatus(status)]
+
+def to_public(status: str) -> ExecutionStatus:
+    """The public status of a ZenML status (an enum member or its value)."""
+    try:
+        return STATUS_MAP[str(getattr(status, "value", status))]
+    except KeyError:
+        raise ValueError(f"'{status}' is not a known ZenML execution status") from None
+
+
+def zenml_values(status: ExecutionStatus) -> list[str]:
+    """The ZenML status values that show as ``status``."""
+    return [value for value, public in STATUS_MAP.items() if public == status]

@@ -19,6 +19,8 @@ from typing import Any
 from kitaru_core.config.paths import runs_dir
 
 HEARTBEAT_INTERVAL = 5.0
+# A run that never reached its flow body (no liveness record) gets this long to start.
+START_GRACE = 30.0
 # A worker whose heartbeat is older than this is considered dead even if its pid was reused.
 STALE_AFTER = 30.0
 
@@ -65,6 +67,25 @@ def is_alive(record: dict[str, Any], now: float | None = None) -> bool:
     if not pid_alive(int(record.get("pid", 0))):
         return False
     return (now or time.time()) - float(record.get("heartbeat", 0)) < STALE_AFTER
+
+
+def death_reason(exec_id: str, *, created: float | None, resuming: bool) -> str | None:
+    """Why the local process running ``exec_id`` is known to be gone, or ``None`` while it may
+    be alive. ``created`` is the execution's creation time (epoch seconds); ``resuming`` says
+    whether the store shows it being resumed."""
+    record = read(exec_id)
+    now = time.time()
+    if record is None:
+        if now - (created if created is not None else now) > START_GRACE:
+            return "its process stopped before the flow started"
+        return None
+    if record.get("finished") and (
+        resuming or now - float(record.get("heartbeat", 0)) < START_GRACE
+    ):
+        return None  # a resume worker is about to take over from the process that paused
+    if is_alive(record, now):
+        return None
+    return f"its process (pid {record.get('pid')}) stopped without finishing"
 
 
 class Heartbeat:

@@ -125,24 +125,34 @@ _finished_lock = threading.Lock()
 
 def get(exec_id: str) -> Execution:
     """One execution in full: checkpoints, pending wait, failure, frozen spec, result."""
-    from kitaru_core.backend import recovery, runs, waits
+    from kitaru_core.backend import local_store
 
     with _finished_lock:
         cached = _finished.get(str(exec_id))
     if cached is not None:
         return cached.model_copy(deep=True)
-    run = recovery.reconcile(runs.get_run(exec_id))
-    pending = None
-    if runs.is_waiting(run):
-        conditions = waits.list_conditions(exec_id)
-        pending = waits.to_pending_wait(conditions[0]) if conditions else None
-    execution = runs.to_execution(run, pending_wait=pending)
+    store = local_store.open_local()
+    # The local store answers without importing ZenML (unless the execution looks crashed).
+    execution = local_store.get_execution(store, exec_id) if store is not None else None
+    if execution is None:
+        execution = _get_through_zenml(exec_id)
     if execution.status.is_finished:
         with _finished_lock:
             _finished[execution.exec_id] = execution.model_copy(deep=True)
             while len(_finished) > _FINISHED_CACHE_SIZE:
                 _finished.popitem(last=False)
     return execution
+
+
+def _get_through_zenml(exec_id: str) -> Execution:
+    from kitaru_core.backend import recovery, runs, waits
+
+    run = recovery.reconcile(runs.get_run(exec_id))
+    pending = None
+    if runs.is_waiting(run):
+        conditions = waits.list_conditions(exec_id)
+        pending = waits.to_pending_wait(conditions[0]) if conditions else None
+    return runs.to_execution(run, pending_wait=pending)
 
 
 def list_executions(
@@ -154,13 +164,20 @@ def list_executions(
     cursor: str | None = None,
 ) -> tuple[list[Execution], str | None]:
     """Executions newest first, filtered in the store query; returns ``(items, next_cursor)``."""
-    from kitaru_core.backend import runs
+    from kitaru_core.backend import local_store
 
     size = check_limit(limit)
     offset = decode_cursor(cursor)
-    items, has_more = runs.list_runs(
-        flow=flow, status=parse_status(status), stack=stack, offset=offset, size=size
-    )
+    filters: dict[str, Any] = {"flow": flow, "status": parse_status(status), "stack": stack}
+    page = None
+    store = local_store.open_local()
+    if store is not None:  # the local store answers without importing ZenML
+        page = local_store.list_runs(store, **filters, offset=offset, size=size)
+    if page is None:
+        from kitaru_core.backend import runs
+
+        page = runs.list_runs(**filters, offset=offset, size=size)
+    items, has_more = page
     return items, encode_cursor(offset + size) if has_more else None
 
 
@@ -188,13 +205,13 @@ def logs(
     exec_id: str, *, checkpoint: str | None = None, limit: int | None = None, head: bool = False
 ) -> tuple[list[LogEntry], bool]:
     """The execution's log lines (the last ``limit`` by default); returns ``(lines, truncated)``."""
-    from kitaru_core.backend import runs
+    from kitaru_core.backend.execution_views import log_entries
 
     size = check_limit(DEFAULT_LOG_LIMIT if limit is None else limit, maximum=MAX_LOG_LIMIT)
-    run = runs.get_run(exec_id)
-    entries = runs.read_logs(run)
+    known_calls = _call_ids(exec_id)  # also checks that the execution exists
+    entries = log_entries(str(exec_id))
     if checkpoint is not None:
-        calls = set(run.steps or {}) | {e.checkpoint for e in entries if e.checkpoint}
+        calls = known_calls | {e.checkpoint for e in entries if e.checkpoint}
         if checkpoint not in calls:
             valid = ", ".join(sorted(c for c in calls if c)) or "none"
             raise KitaruValidationError(
@@ -206,8 +223,29 @@ def logs(
     return (entries[:size] if head else entries[-size:]), truncated
 
 
+def _call_ids(exec_id: str) -> set[str]:
+    from kitaru_core.backend import local_store
+
+    store = local_store.open_local()
+    if store is not None:
+        return local_store.call_ids(store, exec_id)
+    from kitaru_core.backend import runs
+
+    return set(runs.get_run(exec_id).steps or {})
+
+
 def waiting() -> list[WaitInfo]:
     """Every pending wait across executions, oldest first, with question and JSON schema."""
+    from kitaru_core.backend import local_store
+
+    store = local_store.open_local()
+    quick = local_store.list_waits(store) if store is not None else None
+    if quick is not None:  # read without importing ZenML
+        return quick
+    return _waiting_through_zenml()
+
+
+def _waiting_through_zenml() -> list[WaitInfo]:
     from kitaru_core.backend import recovery, runs, waits
 
     found = []
@@ -383,7 +421,7 @@ def follow_logs(
     finishes (``tail -f`` for an execution)."""
     import time
 
-    from kitaru_core.backend import runs
+    from kitaru_core.backend.execution_views import log_entries
 
     # Validates the execution, the checkpoint and the limit before anything is yielded.
     logs(exec_id, checkpoint=checkpoint, limit=limit)
@@ -394,7 +432,7 @@ def follow_logs(
         finished = get(exec_id).status.is_finished
         entries = [
             entry
-            for entry in runs.read_logs(runs.get_run(exec_id))
+            for entry in log_entries(str(exec_id))
             if checkpoint is None or entry.checkpoint == checkpoint
         ]
         yield from entries[-size:] if seen is None else entries[seen:]

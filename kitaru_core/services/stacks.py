@@ -35,6 +35,13 @@ class StackDeletion(BaseModel):
 
 def list_stacks() -> list[StackListItem]:
     """Every stack: ``id, name, is_active, is_managed``."""
+    from kitaru_core.backend import local_store
+
+    store = local_store.open_local()
+    if store is not None:  # the local store answers without importing ZenML
+        stacks = local_store.list_stacks(store)
+        if any(stack.is_active for stack in stacks):  # else ZenML repairs the active stack
+            return stacks
     from kitaru_core.backend import stacks as backend
 
     return backend.list_stacks()
@@ -42,6 +49,12 @@ def list_stacks() -> list[StackListItem]:
 
 def current_stack() -> StackInfo:
     """The active stack (the persisted default that ``use`` changes)."""
+    from kitaru_core.backend import local_store
+
+    store = local_store.open_local()
+    stack = local_store.active_stack(store) if store is not None else None
+    if stack is not None:  # read without importing ZenML
+        return stack
     from kitaru_core.backend import stacks as backend
 
     return backend.current_stack()

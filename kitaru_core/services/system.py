@@ -37,9 +37,13 @@ def get_status() -> SystemStatus:
     project: str | None = None
     stack: StackInfo | None = None
     try:
-        connection = _store_connection(connection)
-        project = _active_project()
-        stack = _active_stack()
+        local = _local_status(connection)
+        if local is not None:
+            connection, project, stack = local
+        else:
+            connection = _store_connection(connection)
+            project = _active_project()
+            stack = _active_stack()
     except Exception as exc:  # reported, not raised: status must work when the store does not
         problems.append(translate_exception(exc).to_dict())
     return SystemStatus(
@@ -111,6 +115,28 @@ def _store_connection(configured: ConnectionInfo) -> ConnectionInfo:
     # A server the resolver did not name was chosen by a persisted `kitaru login`.
     source = configured.source if configured.kind == "server" else "login"
     return ConnectionInfo(kind="server", location=mask_url(url), source=source)
+
+
+def _local_status(
+    configured: ConnectionInfo,
+) -> tuple[ConnectionInfo, str | None, StackInfo] | None:
+    """Connection, project and active stack read straight from the local store (no ZenML
+    import), or ``None`` where only ZenML can tell."""
+    from kitaru_core.backend import local_store
+
+    try:
+        store = local_store.open_local()
+    except Exception:
+        return None  # the ZenML path reports the problem, with what it can still read
+    if store is None:
+        return None
+    stack = local_store.active_stack(store)
+    project = local_store.project_name(store)
+    if stack is None or project is None:
+        return None  # ZenML repairs a missing active stack; let it
+    source = configured.source if configured.kind != "unknown" else "default"
+    connection = ConnectionInfo(kind="local", location=str(store.database), source=source)
+    return connection, project, stack
 
 
 def _active_project() -> str | None:
