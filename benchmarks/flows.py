@@ -4,8 +4,10 @@ Run with the project's venv:  .venv/bin/python benchmarks/flows.py [--repeats 5]
 
 It uses a fresh temporary Kitaru config dir (a new SQLite store) and reports medians:
 - runs: `.run()` → result for flows of N = 1, 10, 50 trivial checkpoints (uncached: every run
-  gets a new input), the least-squares fit time = fixed + slope * N, and a fully cached re-run
-  against an uncached run of the same flow;
+  gets a new input), the least-squares fit time = fixed + slope * N; then, with caching on, the
+  first run of a new input against a fully cached re-run of it (the same fit for the re-runs,
+  and the N = 10 ratio); ``--compare-zenml-cache`` measures the same pairs with Kitaru's cache
+  fast path off (ZenML's own lookup and record), interleaved, for a same-run comparison;
 - manage: `input()` → `completed` for a detached worker that is waiting, replay from the middle
   of a 10-checkpoint execution (call return and completion, with the warm worker pool the MCP
   server uses), and warm `get` / `list` latency on a store with 200 executions.
@@ -116,17 +118,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--sections", default="runs,manage")
+    parser.add_argument(
+        "--compare-zenml-cache",
+        action="store_true",
+        help="also measure cached re-runs with Kitaru's cache fast path off (ZenML's path)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     salt = int(time.time())
     timed_run(2, salt, cache=False)  # warm-up: store bootstrap, imports, first pipeline
     if "runs" in args.sections:
-        bench_runs(sizes, args.repeats, salt)
+        bench_runs(sizes, args.repeats, salt, args.compare_zenml_cache)
     if "manage" in args.sections:
         bench_manage(args.repeats)
 
 
-def bench_runs(sizes: list[int], repeats: int, salt: int) -> None:
+def bench_runs(sizes: list[int], repeats: int, salt: int, compare: bool) -> None:
     medians: dict[int, float] = {}
     for n in sizes:
         runs = []
@@ -141,15 +148,48 @@ def bench_runs(sizes: list[int], repeats: int, salt: int) -> None:
         )
     fixed, slope = least_squares([(n, medians[n]) for n in sizes])
     print(f"per-checkpoint slope: {slope * 1000:.1f} ms; fixed per-run cost: {fixed * 1000:.0f} ms")
-    uncached, cached = [], []
-    for _ in range(repeats):
-        salt += 1
-        uncached.append(timed_run(10, salt, cache=True))  # first run of this input: computes
-        cached.append(timed_run(10, salt, cache=True))  # same input again: all cache hits
-    u, c = statistics.median(uncached), statistics.median(cached)
-    print(
-        f"N=10 uncached {u * 1000:.0f} ms vs cached re-run {c * 1000:.0f} ms: {u / c:.2f}x faster"
-    )
+    bench_cached(sizes, repeats, salt, compare)
+
+
+def bench_cached(sizes: list[int], repeats: int, salt: int, compare: bool = False) -> None:
+    """Cached re-runs against first runs of the same input, caching on in both.
+
+    Each pair gets inputs far from every other run's: a chain computes salt, salt + 1, ...,
+    so nearby salts would turn the "uncached" first run into cache hits of earlier runs. With
+    ``compare``, every pair is also measured with Kitaru's cache fast path switched off (ZenML's
+    own lookup and record), interleaved with the fast pairs so that both see the same load.
+    """
+    import contextlib
+
+    from kitaru_core.backend.step_cache import zenml_path_only
+
+    variants = {"kitaru": contextlib.nullcontext, "zenml": zenml_path_only}
+    if not compare:
+        del variants["zenml"]
+    firsts: dict[str, dict[int, list[float]]] = {name: {} for name in variants}
+    reruns: dict[str, dict[int, list[float]]] = {name: {} for name in variants}
+    for n in sorted(set(sizes) | {10}):
+        for _ in range(repeats):
+            for name, variant in variants.items():
+                salt += 1_000_000
+                with variant():
+                    first = timed_run(n, salt, cache=True)  # first run of this input
+                    again = timed_run(n, salt, cache=True)  # same input again: all hits
+                firsts[name].setdefault(n, []).append(first)
+                reruns[name].setdefault(n, []).append(again)
+    for name in variants:
+        medians = {n: statistics.median(reruns[name][n]) for n in sizes}
+        fixed, slope = least_squares([(n, medians[n]) for n in sizes])
+        u, c = statistics.median(firsts[name][10]), statistics.median(reruns[name][10])
+        print(
+            f"[{name} cache path] cached re-runs: per-checkpoint slope {slope * 1000:.1f} ms, "
+            f"fixed per-run cost {fixed * 1000:.0f} ms; N=10 uncached {u * 1000:.0f} ms vs "
+            f"cached re-run {c * 1000:.0f} ms: {u / c:.2f}x faster"
+        )
+        print(
+            f"    uncached: {', '.join(ms(r) for r in firsts[name][10])}; cached: "
+            f"{', '.join(ms(r) for r in reruns[name][10])}"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import importlib.metadata
 import os
 from typing import Any
 
+from kitaru_core.backend import step_cache
+
 # Step arguments up to this many bytes of JSON are stored as step parameters in the run's
 # configuration (one database row) instead of being uploaded as one artifact per call.
 PARAMETER_SIZE_THRESHOLD = "16384"
@@ -29,6 +31,9 @@ def apply(client: Any) -> None:
     _memoize_source_hashes()
     _activate_integrations_once()
     _sqlite_wal(client)
+    # Cache hits on a local SQLite store: an indexed lookup and a direct record of the cached
+    # call, writing the very rows ZenML writes (any other store keeps ZenML's code).
+    step_cache.install()
 
 
 def _installed_packages() -> list[str]:

@@ -154,11 +154,16 @@ def is_plain_json(value: Any) -> bool:
 
 def stack_id(name_or_id: str) -> str:
     """The id of a stack by name or id; an unknown one is a not-found error listing all."""
+    return str(stack_model(name_or_id).id)
+
+
+def stack_model(name_or_id: str) -> Any:
+    """The stack by name or id (one store query); an unknown one is a not-found error."""
     from kitaru_core.backend.bootstrap import zenml_client
 
     client = zenml_client()
     try:
-        return str(client.get_stack(name_or_id, allow_name_prefix_match=False).id)
+        return client.get_stack(name_or_id, allow_name_prefix_match=False)
     except KeyError as exc:
         names = sorted(stack.name for stack in client.list_stacks(size=200).items)
         raise KitaruNotFoundError(
@@ -166,6 +171,20 @@ def stack_id(name_or_id: str) -> str:
             hint="Create it with `kitaru stack create NAME` or pick one of the listed stacks.",
             details={"stack": name_or_id, "available": names},
         ) from exc
+
+
+def _stack_to_run_on(name_or_id: str) -> Any:
+    """The stack model for ``name_or_id``; the active stack's model is ZenML's cached copy.
+
+    ZenML runs the pipeline on that same cached model of the active stack, so reading it here
+    agrees with what runs and saves a store query per execution.
+    """
+    from kitaru_core.backend.bootstrap import zenml_client
+
+    active = zenml_client().active_stack_model
+    if name_or_id in (active.name, str(active.id)):
+        return active
+    return stack_model(name_or_id)
 
 
 @contextlib.contextmanager
@@ -195,24 +214,24 @@ def resolve_config(flow: Flow, invocation: ExecutionOverrides) -> ExecutionConfi
 
 def is_local_stack(stack_id: str) -> bool:
     """Whether the stack's orchestrator runs flows in this machine's processes."""
-    from zenml.enums import StackComponentType
-
     from kitaru_core.backend.bootstrap import zenml_client
 
-    stack = zenml_client().get_stack(stack_id)
+    return _runs_locally(zenml_client().get_stack(stack_id))
+
+
+def _runs_locally(stack: Any) -> bool:
+    from zenml.enums import StackComponentType
+
     orchestrators = stack.components.get(StackComponentType.ORCHESTRATOR) or []
     return all(component.flavor_name == "local" for component in orchestrators)
 
 
-def keeps_logs_locally(stack_id: str) -> bool:
+def keeps_logs_locally(stack: Any) -> bool:
     """Kitaru keeps the logs itself on a local stack, unless the stack names a log store
     (``kitaru log-store set``), which then receives them through ZenML."""
     from zenml.enums import StackComponentType
 
-    from kitaru_core.backend.bootstrap import zenml_client
-
-    stack = zenml_client().get_stack(stack_id)
-    return is_local_stack(stack_id) and not stack.components.get(StackComponentType.LOG_STORE)
+    return _runs_locally(stack) and not stack.components.get(StackComponentType.LOG_STORE)
 
 
 def store_options(local: bool) -> dict[str, Any]:
@@ -307,9 +326,12 @@ def launch(
     from kitaru_core.runtime.handle import FlowHandle
 
     config = resolve_config(flow, invocation)
-    stack = stack_id(str(config.stack.value))
+    # One stack model answers both the id and whether Kitaru keeps the logs itself.
+    stack_response = _stack_to_run_on(str(config.stack.value))
+    stack = str(stack_response.id)
     use_source_root(flow_source_root(flow))
-    pipeline = configured_pipeline(flow, config, local=keeps_logs_locally(stack), extra=extra)
+    local = keeps_logs_locally(stack_response)
+    pipeline = configured_pipeline(flow, config, local=local, extra=extra)
     thread = threading.get_ident()
     with _started_lock:
         _last_started.pop(thread, None)
