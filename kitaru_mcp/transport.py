@@ -10,6 +10,7 @@ off explicitly (``--no-auth``) and only on a loopback address.
 from __future__ import annotations
 
 import hmac
+import importlib
 import ipaddress
 import json
 import logging
@@ -34,13 +35,19 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class StoreWarmup:
-    """Opens the ZenML store in a background thread once the client has listed the tools.
+# What the first executions_run would otherwise import in this process (none imports ZenML).
+_FIRST_CALL_MODULES = ("kitaru_core.runtime.loader", "kitaru_core.services.executions")
 
-    ``import zenml`` plus the first store connection take seconds and hold the GIL; doing it
-    before ``initialize``/``tools/list`` are answered would slow them down, doing it on the
-    first real call would make that call slow. So it starts right after the first
-    ``tools/list`` — or after ``fallback_seconds`` for a client that never lists tools.
+
+class StoreWarmup:
+    """Warms what the first calls need, in a background thread, once the client has listed the
+    tools (or after ``fallback_seconds`` for a client that never lists them).
+
+    Always: the worker pool that starts executions. On a server: ZenML and the store
+    connection too, since every call goes through them (seconds of work that hold the GIL, so
+    not before ``initialize``/``tools/list`` are answered). On the local store the read tools
+    need no ZenML (``kitaru_core/backend/local_store.py``), so this process does not load it
+    until a call that writes needs it: the server stays at about half the memory.
     """
 
     def __init__(
@@ -69,16 +76,27 @@ class StoreWarmup:
             self.done.set()
 
     def _open_store(self) -> None:
-        from kitaru_core.backend.bootstrap import zenml_client
+        from kitaru_core.backend import bootstrap
         from kitaru_core.runtime.detach import warm_zygote
 
-        zenml_client()
+        bootstrap.when_opened(lambda: _tidy_zenml_logging(self._root_level))
+        if not _reads_are_local():
+            bootstrap.zenml_client()
+            import kitaru_core.backend.stacks  # noqa: F401  (the first stack call's import)
         # Then the warm process that starts executions quickly; started second so that it does
         # not compete with this process's own warm-up for the CPU.
         warm_zygote()
-        import kitaru_core.backend.stacks  # noqa: F401  (the first stack call's import)
+        for module in _FIRST_CALL_MODULES:
+            importlib.import_module(module)
 
-        _tidy_zenml_logging(self._root_level)
+
+def _reads_are_local() -> bool:
+    from kitaru_core.backend import local_store
+
+    try:
+        return local_store.open_local() is not None
+    except Exception:  # a configuration problem: the first real call reports it
+        return False
 
 
 def _tidy_zenml_logging(root_level: int) -> None:

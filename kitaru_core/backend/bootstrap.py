@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kitaru_core.backend import tuning
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _client: Client | None = None
+_opened_hooks: list[Callable[[], None]] = []
 
 
 def prepare_environment() -> None:
@@ -85,7 +87,18 @@ def zenml_client() -> Client:
                     details=error.details,
                 ) from exc
             _client = client
+            for hook in _opened_hooks:
+                hook()
     return _client
+
+
+def when_opened(hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the store is open in this process (now, if it already is)."""
+    with _lock:
+        if _client is None:
+            _opened_hooks.append(hook)
+            return
+    hook()
 
 
 def store_description() -> dict[str, str]:

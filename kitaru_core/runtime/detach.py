@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from kitaru_core.errors import (
 )
 
 START_TIMEOUT = 120.0
+# How long a job waits for a warm pool that is still starting before spawning a worker instead.
+ZYGOTE_READY_WAIT = 30.0
 # Workers this process started; polled so that finished ones are reaped (no zombies).
 _children: list[subprocess.Popen[bytes]] = []
 
@@ -121,7 +124,19 @@ def warm_zygote() -> None:
             _zygote = _Zygote()
 
 
-def _finish(payload: dict[str, Any], log_file: Path) -> tuple[str, Path]:
+@dataclass(frozen=True)
+class StartedJob:
+    """What a worker reported once its job started."""
+
+    exec_id: str
+    log_file: Path
+    # The public status and flow name the worker saw as the flow body started (``None`` when
+    # the job does not report them), so that the caller need not read the run back.
+    status: str | None = None
+    flow: str | None = None
+
+
+def _finish(payload: dict[str, Any], log_file: Path) -> StartedJob:
     if "exec_id" not in payload:
         raise _error_from(payload)
     final = log_file.parent / f"{payload['exec_id']}.log"
@@ -129,11 +144,30 @@ def _finish(payload: dict[str, Any], log_file: Path) -> tuple[str, Path]:
         if not final.exists():
             os.replace(log_file, final)
             log_file = final
-    return str(payload["exec_id"]), log_file
+    status, flow = payload.get("status"), payload.get("flow")
+    return StartedJob(
+        exec_id=str(payload["exec_id"]),
+        log_file=log_file,
+        status=str(status) if status is not None else None,
+        flow=str(flow) if flow is not None else None,
+    )
 
 
-def start_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> tuple[str, Path]:
-    """Run ``job`` in a new detached worker; return ``(exec_id, log_file)`` once it started.
+def _ready_zygote() -> _Zygote | None:
+    """The warm pool if it can take a job; waits for one that is still warming up.
+
+    A pool that is importing ZenML is seconds ahead of a worker spawned now, and a spawned
+    worker would only compete with it for the CPU.
+    """
+    zygote = _zygote
+    if zygote is None or zygote.process.poll() is not None:
+        return None
+    zygote.ready.wait(ZYGOTE_READY_WAIT)
+    return zygote if zygote.usable() else None
+
+
+def launch_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> StartedJob:
+    """Run ``job`` in a new detached worker; return what it reported once it started.
 
     Forked from the warm pool when this process started one (fast), else spawned.
     """
@@ -141,15 +175,21 @@ def start_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> tuple[s
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"worker-{uuid.uuid4().hex[:12]}.log"
     job = {"cwd": os.getcwd(), **job}
-    zygote = _zygote
-    if zygote is not None and zygote.usable():
+    zygote = _ready_zygote()
+    if zygote is not None:
         payload = zygote.submit({**job, "log_file": str(log_file)}, timeout)
         if payload.get("error", {}).get("code") != "backend_error" or zygote.usable():
             return _finish(payload, log_file)
     return _spawn(job, log_file, timeout)
 
 
-def _spawn(job: dict[str, Any], log_file: Path, timeout: float) -> tuple[str, Path]:
+def start_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> tuple[str, Path]:
+    """Run ``job`` in a new detached worker; return ``(exec_id, log_file)`` once it started."""
+    started = launch_job(job, timeout=timeout)
+    return started.exec_id, started.log_file
+
+
+def _spawn(job: dict[str, Any], log_file: Path, timeout: float) -> StartedJob:
     read_fd, write_fd = os.pipe()
     with open(log_file, "ab") as log:
         process = subprocess.Popen(

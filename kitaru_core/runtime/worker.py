@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from kitaru_core.errors import KitaruUsageError, translate_exception
@@ -19,10 +20,18 @@ from kitaru_core.errors import KitaruUsageError, translate_exception
 class Reporter:
     """Sends the one line that tells the caller the job started (or why it did not)."""
 
-    def __init__(self, fd: int, *, tag: dict[str, Any] | None = None, close: bool = True) -> None:
+    def __init__(
+        self,
+        fd: int,
+        *,
+        tag: dict[str, Any] | None = None,
+        close: bool = True,
+        after_send: Callable[[], None] | None = None,
+    ) -> None:
         self.fd = fd
         self.tag = tag or {}
         self.close = close
+        self.after_send = after_send
         self.sent = False
 
     def send(self, payload: dict[str, Any]) -> None:
@@ -33,18 +42,33 @@ class Reporter:
             os.write(self.fd, (json.dumps({**self.tag, **payload}) + "\n").encode())
             if self.close and not self.tag:
                 os.close(self.fd)
+        if self.after_send is not None:
+            self.after_send()
+
+
+def report_started(reporter: Reporter, flow: str | None = None) -> None:
+    """Report the exec_id as soon as a flow body starts, with what the caller would otherwise
+    read back from the store: the run is ``running`` at that point (ZenML sets it just before
+    calling the body), and the flow's name when this job knows it."""
+    from kitaru_core.models import ExecutionStatus
+    from kitaru_core.runtime import launcher
+
+    def started(exec_id: str) -> None:
+        payload = {"exec_id": exec_id, "status": ExecutionStatus.RUNNING.value}
+        reporter.send(payload if flow is None else {**payload, "flow": flow})
+
+    launcher.started_listeners.append(started)
 
 
 def run_job(job: dict[str, Any], reporter: Reporter) -> None:
-    from kitaru_core.runtime import launcher
-
-    launcher.started_listeners.append(lambda exec_id: reporter.send({"exec_id": exec_id}))
     kind = job.get("kind")
     if kind == "run":
         from kitaru_core.config.resolver import ExecutionOverrides
+        from kitaru_core.runtime import launcher
         from kitaru_core.runtime.loader import load_flow
 
         flow, _ = load_flow(str(job["target"]))
+        report_started(reporter, flow.name)
         inputs = job.get("inputs") or {}
         if not isinstance(inputs, dict):
             raise KitaruUsageError("Flow inputs must be a JSON object of parameter names.")
@@ -67,6 +91,7 @@ def run_job(job: dict[str, Any], reporter: Reporter) -> None:
     elif kind == "rerun":
         from kitaru_core.backend.replay import run_again
 
+        report_started(reporter)
         run_again(
             str(job["exec_id"]),
             skip=list(job.get("skip") or []),

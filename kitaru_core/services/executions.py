@@ -89,7 +89,7 @@ def start(
     cannot be loaded, inputs that do not fit the flow's signature, or an unknown stack are
     reported as errors and start nothing.
     """
-    from kitaru_core.runtime.detach import start_job
+    from kitaru_core.runtime.detach import launch_job
     from kitaru_core.runtime.loader import is_file_target, split_target
 
     if inputs is not None and not isinstance(inputs, dict):
@@ -110,10 +110,17 @@ def start(
         "stack": stack,
         "image": settings.model_dump(mode="json") if settings else None,
     }
-    exec_id, log_file = start_job(job)
-    execution = get(exec_id)
+    started = launch_job(job)
+    flow: str | None
+    if started.status is None:  # a worker that does not report its status: read it back
+        execution = get(started.exec_id)
+        status, flow = execution.status, execution.flow
+    else:
+        # The worker reports as its flow body starts, with the status it just set: reading
+        # the run back from the store would cost a round trip and tell nothing new.
+        status, flow = ExecutionStatus(started.status), started.flow
     return StartedExecution(
-        exec_id=exec_id, status=execution.status, flow=execution.flow, log_file=str(log_file)
+        exec_id=started.exec_id, status=status, flow=flow, log_file=str(started.log_file)
     )
 
 
