@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -90,6 +91,24 @@ def zenml_client() -> Client:
             for hook in _opened_hooks:
                 hook()
     return _client
+
+
+_opener: threading.Thread | None = None
+
+
+def open_in_background() -> None:
+    """Start opening the store in a background thread (once), for calls expected soon."""
+    global _opener
+    with _lock:
+        if _client is not None or _opener is not None:
+            return
+        _opener = threading.Thread(target=_open_quietly, name="kitaru-store-open", daemon=True)
+        _opener.start()
+
+
+def _open_quietly() -> None:
+    with contextlib.suppress(Exception):  # the call that needs the store reports the problem
+        zenml_client()
 
 
 def when_opened(hook: Callable[[], None]) -> None:

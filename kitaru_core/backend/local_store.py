@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,13 +69,39 @@ class LocalStore:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        # Read-only: nothing here can change the store, whatever a query says.
-        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5.0)
-        connection.row_factory = sqlite3.Row
+        """A read-only connection to the database, kept open per thread.
+
+        Opening one costs more than most queries (SQLite parses the whole schema on a new
+        connection); each statement still reads the latest committed state. A connection is
+        kept for the file it opened: a store deleted and created again gets a new one.
+        """
+        stat = self.database.stat()
+        key = (str(self.database), stat.st_dev, stat.st_ino)
+        connections = _thread_connections()
+        connection = connections.get(key)
+        if connection is None:
+            # Read-only: nothing here can change the store, whatever a query says.
+            connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5.0)
+            connection.row_factory = sqlite3.Row
+            connections[key] = connection
         try:
             yield connection
-        finally:
+        except sqlite3.Error:
+            connections.pop(key, None)
             connection.close()
+            raise
+
+
+_per_thread = threading.local()
+
+
+def _thread_connections() -> dict[tuple[str, int, int], sqlite3.Connection]:
+    found: dict[tuple[str, int, int], sqlite3.Connection] | None = getattr(
+        _per_thread, "connections", None
+    )
+    if found is None:
+        found = _per_thread.connections = {}
+    return found
 
 
 def open_local() -> LocalStore | None:
@@ -107,14 +134,25 @@ def _persisted_sql_url(config: dict[str, Any]) -> str | None:
 
 
 def _zenml_global_config() -> dict[str, Any]:
+    """ZenML's global config (store, active project and stack), re-read when it changes."""
     import yaml
 
     path = Path(os.environ["ZENML_CONFIG_PATH"]) / "config.yaml"
     try:
-        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = _configs.get(key)
+        if cached is None:
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())
+            cached = loaded if isinstance(loaded, dict) else {}
+            _configs.clear()
+            _configs[key] = cached
     except (OSError, yaml.YAMLError):
         return {}
-    return loaded if isinstance(loaded, dict) else {}
+    return dict(cached)
+
+
+_configs: dict[tuple[str, int, int, int], dict[str, Any]] = {}
 
 
 def _yaml_loader() -> Any:

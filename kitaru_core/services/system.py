@@ -56,6 +56,15 @@ def get_status() -> SystemStatus:
     )
 
 
+def expect_answer() -> None:
+    """An execution waits for an answer: answering writes through ZenML, so a process that has
+    not loaded it yet (the MCP server on the local store reads without it) starts loading it
+    in the background now, rather than when the answer arrives."""
+    from kitaru_core.backend.bootstrap import open_in_background
+
+    open_in_background()
+
+
 def get_info() -> SystemInfo:
     """``status`` plus the versions of Kitaru, ZenML, MCP and Python and a store health check."""
     status = get_status()

@@ -136,6 +136,7 @@ def _bounded_mapping(value: dict[str, Any], limit: int) -> tuple[dict[str, Any],
 
 def execution_view(execution: Execution, *, budget: int = ITEMS_BUDGET) -> ExecutionDetails:
     """``execution`` shortened to fit ``budget`` characters of JSON."""
+    expect_answer_if_waiting(execution.status)
     update: dict[str, Any] = {}
     cut: list[str] = []
     result = bound_value(execution.result, RESULT_CHARS)
@@ -212,8 +213,17 @@ def next_step(status: ExecutionStatus, exec_id: str) -> str:
     }[status]
 
 
+def expect_answer_if_waiting(status: ExecutionStatus) -> None:
+    """The assistant is about to see a waiting execution, and an answer will likely follow."""
+    if status == ExecutionStatus.WAITING:
+        from kitaru_core.services.system import expect_answer
+
+        expect_answer()
+
+
 def started_run(started: StartedExecution) -> StartedRun:
     """The immediate answer of a tool that started work."""
+    expect_answer_if_waiting(started.status)
     return StartedRun(
         exec_id=started.exec_id,
         flow=started.flow,

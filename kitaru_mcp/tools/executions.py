@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from kitaru_core.models import LogEntry, ReplayPlan, StartedExecution, WaitInfo
+from kitaru_core.models import ExecutionStatus, LogEntry, ReplayPlan, StartedExecution, WaitInfo
 from kitaru_mcp.options import options_of
 from kitaru_mcp.results import (
     DEFAULT_LIMIT,
@@ -31,6 +31,7 @@ from kitaru_mcp.tools.execution_views import (
     StartedRun,
     WaitSeconds,
     execution_view,
+    expect_answer_if_waiting,
     follow,
     started_run,
     summary_view,
@@ -290,7 +291,10 @@ def kitaru_executions_waiting(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = Non
     cancel. Paged: pass `next_cursor` back as `cursor`."""
     from kitaru_core.services import executions
 
-    return paginate(WaitPage, executions.waiting(), kind="waits", limit=limit, cursor=cursor)
+    waits = executions.waiting()
+    if waits:
+        expect_answer_if_waiting(ExecutionStatus.WAITING)
+    return paginate(WaitPage, waits, kind="waits", limit=limit, cursor=cursor)
 
 
 def kitaru_executions_input(
