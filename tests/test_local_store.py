@@ -18,7 +18,7 @@ from flows_exec import approval, listing, records
 from flows_exec.support import new_salt
 from runtime_helpers import BackgroundRun, pending_wait
 
-from kitaru_core.backend import local_store, runs
+from kitaru_core.backend import local_runs, local_store, runs
 from kitaru_core.models import ExecutionStatus
 from kitaru_core.services import execution_control, executions, system
 from kitaru_core.services import stacks as stack_service
@@ -33,7 +33,7 @@ def fast() -> local_store.LocalStore:
 def both_pages(**query: Any) -> tuple[Any, Any]:
     """The same page read by the fast path and by ZenML, as plain data."""
     window = {"flow": None, "status": None, "stack": None, "offset": 0, "size": 20} | query
-    quick = local_store.list_runs(fast(), **window)
+    quick = local_runs.list_runs(fast(), **window)
     assert quick is not None
     slow = runs.list_runs(**window)
     as_data = lambda page: ([item.model_dump() for item in page[0]], page[1])  # noqa: E731
@@ -94,7 +94,7 @@ def test_list_shows_results_reasons_and_links(mixed: dict[str, Any]) -> None:
 
 
 def both_gets(exec_id: str) -> tuple[Any, Any]:
-    quick = local_store.get_execution(fast(), exec_id)
+    quick = local_runs.get_execution(fast(), exec_id)
     assert quick is not None
     return quick.model_dump(), executions._get_through_zenml(exec_id).model_dump()
 
@@ -132,11 +132,11 @@ def test_get_of_an_unknown_or_malformed_id_fails_like_zenml(zenml_client: Any) -
 
     unknown = "00000000-0000-4000-8000-000000000000"
     with pytest.raises(KitaruNotFoundError, match=unknown):
-        local_store.get_execution(fast(), unknown)
+        local_runs.get_execution(fast(), unknown)
     with pytest.raises(KitaruNotFoundError, match=unknown):
         runs.get_run(unknown)
     with pytest.raises(KitaruUsageError, match="not an execution id"):
-        local_store.get_execution(fast(), "nope")
+        local_runs.get_execution(fast(), "nope")
 
 
 def test_a_waiting_execution_is_listed_as_waiting(zenml_client: Any, workdir: str) -> None:
@@ -152,7 +152,7 @@ def test_a_waiting_execution_is_listed_as_waiting(zenml_client: Any, workdir: st
         assert one["pending_wait"]["metadata"] == {"salt": salt}
         # ZenML first: it marks any crashed execution (of other tests in this process) failed.
         slow_waits = [w.model_dump() for w in executions._waiting_through_zenml()]
-        waits = local_store.list_waits(fast())
+        waits = local_runs.list_waits(fast())
         assert waits is not None
         assert [w.model_dump() for w in waits] == slow_waits
         assert exec_id in [w.exec_id for w in waits]
@@ -177,12 +177,12 @@ def workdir_fixture(tmp_path: Path) -> str:
 def test_logs_check_the_execution_and_its_calls(mixed: dict[str, Any]) -> None:
     from kitaru_core.errors import KitaruNotFoundError
 
-    assert local_store.call_ids(fast(), mixed["done"][0]) == {"label"}
+    assert local_runs.call_ids(fast(), mixed["done"][0]) == {"label"}
     assert runs.get_run(mixed["done"][0]).steps.keys() == {"label"}
     lines, _ = executions.logs(mixed["done"][0], checkpoint="label")
     assert all(line.checkpoint == "label" for line in lines)
     with pytest.raises(KitaruNotFoundError):
-        local_store.call_ids(fast(), "00000000-0000-4000-8000-000000000000")
+        local_runs.call_ids(fast(), "00000000-0000-4000-8000-000000000000")
 
 
 def test_status_and_stacks_match_zenml(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,7 +132,7 @@ _finished_lock = threading.Lock()
 
 def get(exec_id: str) -> Execution:
     """One execution in full: checkpoints, pending wait, failure, frozen spec, result."""
-    from kitaru_core.backend import local_store
+    from kitaru_core.backend import local_runs, local_store
 
     with _finished_lock:
         cached = _finished.get(str(exec_id))
@@ -140,7 +140,7 @@ def get(exec_id: str) -> Execution:
         return cached.model_copy(deep=True)
     store = local_store.open_local()
     # The local store answers without importing ZenML (unless the execution looks crashed).
-    execution = local_store.get_execution(store, exec_id) if store is not None else None
+    execution = local_runs.get_execution(store, exec_id) if store is not None else None
     if execution is None:
         execution = _get_through_zenml(exec_id)
     if execution.status.is_finished:
@@ -171,7 +171,7 @@ def list_executions(
     cursor: str | None = None,
 ) -> tuple[list[Execution], str | None]:
     """Executions newest first, filtered in the store query; returns ``(items, next_cursor)``."""
-    from kitaru_core.backend import local_store
+    from kitaru_core.backend import local_runs, local_store
 
     size = check_limit(limit)
     offset = decode_cursor(cursor)
@@ -179,7 +179,7 @@ def list_executions(
     page = None
     store = local_store.open_local()
     if store is not None:  # the local store answers without importing ZenML
-        page = local_store.list_runs(store, **filters, offset=offset, size=size)
+        page = local_runs.list_runs(store, **filters, offset=offset, size=size)
     if page is None:
         from kitaru_core.backend import runs
 
@@ -231,11 +231,11 @@ def logs(
 
 
 def _call_ids(exec_id: str) -> set[str]:
-    from kitaru_core.backend import local_store
+    from kitaru_core.backend import local_runs, local_store
 
     store = local_store.open_local()
     if store is not None:
-        return local_store.call_ids(store, exec_id)
+        return local_runs.call_ids(store, exec_id)
     from kitaru_core.backend import runs
 
     return set(runs.get_run(exec_id).steps or {})
@@ -243,10 +243,10 @@ def _call_ids(exec_id: str) -> set[str]:
 
 def waiting() -> list[WaitInfo]:
     """Every pending wait across executions, oldest first, with question and JSON schema."""
-    from kitaru_core.backend import local_store
+    from kitaru_core.backend import local_runs, local_store
 
     store = local_store.open_local()
-    quick = local_store.list_waits(store) if store is not None else None
+    quick = local_runs.list_waits(store) if store is not None else None
     if quick is not None:  # read without importing ZenML
         return quick
     return _waiting_through_zenml()
