@@ -68,6 +68,21 @@ def test_bad_target_through_the_pool_reports_the_error(zygote, tmp_path: Path) -
     assert zygote.usable()  # one failed job does not take the pool down
 
 
+def test_a_worker_that_dies_before_starting_fails_at_once(zygote, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The module kills its own process while the worker imports it: no start report ever comes.
+    (tmp_path / "dying_flow.py").write_text(
+        "import os, sys\nprint('about to die', file=sys.stderr, flush=True)\nos._exit(7)\n"
+    )
+    started = time.monotonic()
+    with pytest.raises(KitaruError) as caught:
+        detach.start_job({"kind": "run", "target": "dying_flow.py:flow", "cwd": str(tmp_path)})
+    assert time.monotonic() - started < 60  # not the 120 s start timeout
+    assert caught.value.code == "backend_error"
+    assert caught.value.details["exit_code"] == 7
+    assert "about to die" in caught.value.details["log_tail"]
+    assert zygote.usable()
+
+
 SUBPROCESS_FLOW = """
 import subprocess
 import sys

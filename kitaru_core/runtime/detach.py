@@ -105,11 +105,12 @@ class _Zygote:
                     (json.dumps({"job_id": job_id, "job": job}) + "\n").encode()
                 )
                 self.process.stdin.flush()
-            return replies.get(timeout=timeout)
+            reply = replies.get(timeout=timeout)
         except queue.Empty as exc:
             raise KitaruTimeoutError("The worker did not report within the start timeout.") from exc
         finally:
             self._replies.pop(job_id, None)
+        return reply  # the start report, or {"exited": code} if the worker died first
 
 
 _zygote: _Zygote | None = None
@@ -178,6 +179,8 @@ def launch_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> Starte
     zygote = _ready_zygote()
     if zygote is not None:
         payload = zygote.submit({**job, "log_file": str(log_file)}, timeout)
+        if "exited" in payload:
+            raise _died_before_starting(log_file, payload["exited"])
         if payload.get("error", {}).get("code") != "backend_error" or zygote.usable():
             return _finish(payload, log_file)
     return _spawn(job, log_file, timeout)
@@ -212,9 +215,14 @@ def _spawn(job: dict[str, Any], log_file: Path, timeout: float) -> StartedJob:
     finally:
         os.close(read_fd)
     if not line:
-        tail = log_file.read_text(errors="replace")[-2000:]
-        raise KitaruBackendError(
-            "The worker exited before starting the flow.",
-            details={"log_file": str(log_file), "log_tail": tail},
-        )
+        raise _died_before_starting(log_file, process.poll())
     return _finish(json.loads(line), log_file)
+
+
+def _died_before_starting(log_file: Path, exit_code: int | None) -> KitaruBackendError:
+    tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
+    return KitaruBackendError(
+        "The worker exited before starting the flow.",
+        hint=f"Its output is in {log_file}.",
+        details={"log_file": str(log_file), "exit_code": exit_code, "log_tail": tail},
+    )

@@ -100,9 +100,10 @@ def _child(job: dict[str, Any], job_id: str, out_fd: int) -> None:
     """Runs in the forked child: detach, fresh connections, run the job, never return."""
     code = 1
     try:
-        # The zygote ignores SIGCHLD to reap its children; a worker must not inherit that, or
-        # `subprocess.run` in a user's checkpoint could not wait for its own child.
+        # The zygote reaps its children in a SIGCHLD handler; a worker must not inherit that,
+        # or `subprocess.run` in a user's checkpoint could not wait for its own child.
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.setsid()
         from kitaru_core.backend.bootstrap import zenml_client
         from kitaru_core.runtime.worker import Reporter, run_job
@@ -140,10 +141,49 @@ def run_job_safely(job: dict[str, Any], reporter: Any, run_job: Any) -> bool:
         reporter.send({"error": {"code": "not_started", "message": "The flow did not start."}})
 
 
+class _Reaper:
+    """Reaps finished workers and reports each exit on the report pipe (``{"job", "exited"}``).
+
+    A worker that dies before it reports (killed, out of memory, ``os._exit`` in user code at
+    import) would otherwise leave its caller waiting for the whole start timeout; the exit
+    line tells it at once. The caller ignores the line for a job that already reported.
+    """
+
+    def __init__(self, out_fd: int) -> None:
+        self.out_fd = out_fd
+        self.jobs: dict[int, str] = {}
+
+    def fork(self, job: dict[str, Any], job_id: str) -> None:
+        # SIGCHLD is held until the child's pid is recorded, so a child that exits at once is
+        # still reported under its job.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _child(job, job_id, self.out_fd)
+            self.jobs[pid] = job_id
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+
+    def reap(self, signum: int = 0, frame: Any = None) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job_id = self.jobs.pop(pid, None)
+            if job_id is not None:
+                line = {"job": job_id, "exited": os.waitstatus_to_exitcode(status)}
+                os.write(self.out_fd, (json.dumps(line) + "\n").encode())
+
+
 def main() -> int:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # ZenML may print; only report lines go to the real stdout
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished children are reaped automatically
+    reaper = _Reaper(out_fd)
+    signal.signal(signal.SIGCHLD, reaper.reap)
     try:
         _warm()
         _freeze_heap()
@@ -158,8 +198,7 @@ def main() -> int:
             continue
         job_id = str(request.get("job_id"))
         gc.freeze()  # whatever the zygote allocated since the last fork joins the frozen heap
-        if os.fork() == 0:
-            _child(dict(request.get("job") or {}), job_id, out_fd)
+        reaper.fork(dict(request.get("job") or {}), job_id)
     return 0  # stdin closed: the caller is gone
 
 
