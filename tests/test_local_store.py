@@ -116,6 +116,10 @@ def test_get_matches_zenml(zenml_client: Any, workdir: str, start: Any) -> None:
     quick, slow = both_gets(first.exec_id)
     assert quick == slow
     assert quick["checkpoints"]
+    state = local_runs.run_state(fast(), first.exec_id)  # what FlowHandle.wait() reads
+    assert state is not None and state[0] == runs.run_status(first.exec_id)
+    if state[1].get("inline"):
+        assert state[1]["preview"] == runs.load_result(first.exec_id)
     again = start(workdir, salt)  # the same inputs: cache hits
     quick, slow = both_gets(again.exec_id)
     assert quick == slow

@@ -217,6 +217,22 @@ def _summary(row: sqlite3.Row, result: Any) -> Execution:
     )
 
 
+def run_state(store: LocalStore, exec_id: str) -> tuple[ExecutionStatus, dict[str, Any]] | None:
+    """An execution's public status and its result record (``{}`` until it has one), or
+    ``None`` when it looks crashed (the ZenML path marks it)."""
+    run_id = parse_exec_id(exec_id).hex
+    with store.connect() as db:
+        row = db.execute(
+            f"SELECT {_RUN_COLUMNS} {_RUN_JOINS} WHERE r.id = :run", {"run": run_id, **_KEYS}
+        ).fetchone()
+        if row is None:
+            raise not_found(exec_id)
+        if _looks_crashed(row):
+            return None
+        record = _run_metadata(db, [run_id], RESULT_KEY).get(run_id)
+    return _public_status(row), record if isinstance(record, dict) else {}
+
+
 def get_execution(store: LocalStore, exec_id: str) -> Execution | None:
     """One execution in full, or ``None`` when it looks crashed (the ZenML path marks it)."""
     run_id = parse_exec_id(exec_id).hex

@@ -20,9 +20,20 @@ class FlowHandle:
 
     @property
     def status(self) -> ExecutionStatus:
+        state = self._local_state()
+        if state is not None:
+            return state[0]
         from kitaru_core.backend.runs import run_status
 
         return run_status(self.exec_id)
+
+    def _local_state(self) -> tuple[ExecutionStatus, dict[str, Any]] | None:
+        """Status and result record read straight from the local store (two small queries
+        instead of two ZenML round trips), or ``None`` where only ZenML can tell."""
+        from kitaru_core.backend import local_runs, local_store
+
+        store = local_store.open_local()
+        return local_runs.run_state(store, self.exec_id) if store is not None else None
 
     def wait(self, timeout: float | None = None, *, poll_interval: float = 0.2) -> Any:
         """Block until the execution finishes; return its result or raise why it did not.
@@ -33,8 +44,11 @@ class FlowHandle:
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            status = self.status
+            state = self._local_state()
+            status = state[0] if state is not None else self.status
             if status == ExecutionStatus.COMPLETED:
+                if state is not None and state[1].get("inline"):
+                    return state[1].get("preview")  # a small JSON result is stored inline
                 return load_result(self.exec_id)
             if status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
                 failure = failure_of(get_run(self.exec_id))
