@@ -225,3 +225,17 @@ def test_another_schema_version_is_left_to_zenml(zenml_client: Any, tmp_path: Pa
 def test_an_unknown_project_is_left_to_zenml(zenml_client: Any) -> None:
     config = {"active_project_id": None}
     assert local_store._describe(fast().database, config, "no-such-project") is None
+
+
+def test_a_sqlite_failure_hands_the_read_to_zenml(zenml_client: Any) -> None:
+    from kitaru_core.errors import KitaruNotFoundError
+
+    def locked(store: local_store.LocalStore) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    assert local_store.read_locally(locked) is None
+    # Kitaru's own errors are answers, not failures: they reach the caller.
+    with pytest.raises(KitaruNotFoundError):
+        local_store.read_locally(
+            lambda store: local_runs.call_ids(store, "00000000-0000-4000-8000-000000000000")
+        )

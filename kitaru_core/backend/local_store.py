@@ -20,12 +20,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
@@ -37,6 +37,7 @@ from kitaru_core.models import (
 # The ZenML database schema these queries follow (ZenML names its schema versions after releases).
 SCHEMA_VERSION = "0.98.0"
 _SQLITE_PREFIX = "sqlite:///"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,19 @@ def open_local() -> LocalStore | None:
         return _describe(database, config, connection.project.value)
     except sqlite3.Error:
         return None  # locked, half-created or unreadable: ZenML knows how to deal with it
+
+
+def read_locally(read: Callable[[LocalStore], T | None]) -> T | None:
+    """``read(store)`` on the local store, or ``None`` where the caller must ask ZenML: the
+    fast path does not apply, ``read`` says so, or SQLite failed (a store being migrated, a
+    file replaced underneath). Kitaru's own errors (not found, bad id) pass through."""
+    store = open_local()
+    if store is None:
+        return None
+    try:
+        return read(store)
+    except sqlite3.Error:
+        return None
 
 
 def _persisted_sql_url(config: dict[str, Any]) -> str | None:

@@ -32,8 +32,7 @@ class FlowHandle:
         instead of two ZenML round trips), or ``None`` where only ZenML can tell."""
         from kitaru_core.backend import local_runs, local_store
 
-        store = local_store.open_local()
-        return local_runs.run_state(store, self.exec_id) if store is not None else None
+        return local_store.read_locally(lambda store: local_runs.run_state(store, self.exec_id))
 
     def wait(self, timeout: float | None = None, *, poll_interval: float = 0.2) -> Any:
         """Block until the execution finishes; return its result or raise why it did not.

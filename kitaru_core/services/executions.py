@@ -138,9 +138,8 @@ def get(exec_id: str) -> Execution:
         cached = _finished.get(str(exec_id))
     if cached is not None:
         return cached.model_copy(deep=True)
-    store = local_store.open_local()
     # The local store answers without importing ZenML (unless the execution looks crashed).
-    execution = local_runs.get_execution(store, exec_id) if store is not None else None
+    execution = local_store.read_locally(lambda store: local_runs.get_execution(store, exec_id))
     if execution is None:
         execution = _get_through_zenml(exec_id)
     if execution.status.is_finished:
@@ -176,10 +175,10 @@ def list_executions(
     size = check_limit(limit)
     offset = decode_cursor(cursor)
     filters: dict[str, Any] = {"flow": flow, "status": parse_status(status), "stack": stack}
-    page = None
-    store = local_store.open_local()
-    if store is not None:  # the local store answers without importing ZenML
-        page = local_runs.list_runs(store, **filters, offset=offset, size=size)
+    # The local store answers without importing ZenML (unless an execution looks crashed).
+    page = local_store.read_locally(
+        lambda store: local_runs.list_runs(store, **filters, offset=offset, size=size)
+    )
     if page is None:
         from kitaru_core.backend import runs
 
@@ -233,9 +232,9 @@ def logs(
 def _call_ids(exec_id: str) -> set[str]:
     from kitaru_core.backend import local_runs, local_store
 
-    store = local_store.open_local()
-    if store is not None:
-        return local_runs.call_ids(store, exec_id)
+    found = local_store.read_locally(lambda store: local_runs.call_ids(store, exec_id))
+    if found is not None:
+        return found
     from kitaru_core.backend import runs
 
     return set(runs.get_run(exec_id).steps or {})
@@ -245,8 +244,7 @@ def waiting() -> list[WaitInfo]:
     """Every pending wait across executions, oldest first, with question and JSON schema."""
     from kitaru_core.backend import local_runs, local_store
 
-    store = local_store.open_local()
-    quick = local_runs.list_waits(store) if store is not None else None
+    quick = local_store.read_locally(local_runs.list_waits)
     if quick is not None:  # read without importing ZenML
         return quick
     return _waiting_through_zenml()

@@ -37,11 +37,9 @@ def list_stacks() -> list[StackListItem]:
     """Every stack: ``id, name, is_active, is_managed``."""
     from kitaru_core.backend import local_store
 
-    store = local_store.open_local()
-    if store is not None:  # the local store answers without importing ZenML
-        stacks = local_store.list_stacks(store)
-        if any(stack.is_active for stack in stacks):  # else ZenML repairs the active stack
-            return stacks
+    stacks = local_store.read_locally(local_store.list_stacks)  # without importing ZenML
+    if stacks is not None and any(stack.is_active for stack in stacks):
+        return stacks  # (without an active stack among them, ZenML repairs it)
     from kitaru_core.backend import stacks as backend
 
     return backend.list_stacks()
@@ -51,8 +49,7 @@ def current_stack() -> StackInfo:
     """The active stack (the persisted default that ``use`` changes)."""
     from kitaru_core.backend import local_store
 
-    store = local_store.open_local()
-    stack = local_store.active_stack(store) if store is not None else None
+    stack = local_store.read_locally(local_store.active_stack)
     if stack is not None:  # read without importing ZenML
         return stack
     from kitaru_core.backend import stacks as backend

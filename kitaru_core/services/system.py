@@ -133,19 +133,18 @@ def _local_status(
     import), or ``None`` where only ZenML can tell."""
     from kitaru_core.backend import local_store
 
+    def read(store: local_store.LocalStore) -> tuple[ConnectionInfo, str, StackInfo] | None:
+        stack, project = local_store.active_stack(store), local_store.project_name(store)
+        if stack is None or project is None:
+            return None  # ZenML repairs a missing active stack; let it
+        source = configured.source if configured.kind != "unknown" else "default"
+        location = str(store.database)
+        return ConnectionInfo(kind="local", location=location, source=source), project, stack
+
     try:
-        store = local_store.open_local()
+        return local_store.read_locally(read)
     except Exception:
         return None  # the ZenML path reports the problem, with what it can still read
-    if store is None:
-        return None
-    stack = local_store.active_stack(store)
-    project = local_store.project_name(store)
-    if stack is None or project is None:
-        return None  # ZenML repairs a missing active stack; let it
-    source = configured.source if configured.kind != "unknown" else "default"
-    connection = ConnectionInfo(kind="local", location=str(store.database), source=source)
-    return connection, project, stack
 
 
 def _active_project() -> str | None:
