@@ -68,8 +68,6 @@ def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     exec_id = str(run.id)
     with _started_lock:
         _last_started[threading.get_ident()] = exec_id
-    for listener in list(started_listeners):
-        listener(exec_id)
     extra = run.config.extra or {}
     scope = context.FlowScope(
         exec_id=exec_id,
@@ -84,6 +82,9 @@ def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         logcapture.start(exec_id)
     terminal.flow_started(flow.name, exec_id, run.stack.name if run.stack else None)
     try:
+        # Reported once the liveness record exists: whoever gets the exec_id can check on it.
+        for listener in list(started_listeners):
+            listener(exec_id)
         value = flow.func(*args, **kwargs)
         record_result(exec_id, flow.name, scope, value)
     except FlowSuspended as signal:
