@@ -15,8 +15,12 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(PY)
+$(VENV)/.installed-dev: pyproject.toml tests/ts_client/package-lock.json | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# The official TypeScript MCP client for tests/test_mcp_ts_client.py (skipped without node).
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/ts_client --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the TypeScript MCP client check will be skipped"; fi
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -33,6 +37,8 @@ typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed-dev
+	@# tests/test_server_mariadb.py runs a ZenML server on MariaDB when mariadbd is installed.
+	@command -v mariadbd >/dev/null 2>&1 || echo "server tier on MariaDB skipped: mariadbd not on PATH (apt-get install mariadb-server to run it)"
 	$(VENV)/bin/pytest -n auto -q
 
 test: lint typecheck unit

@@ -12,7 +12,13 @@ Measured in one run, on a fresh temporary store:
 - how long `kitaru_executions_run` takes to return an exec_id for a 10-checkpoint flow: started
   one at a time (the start latency), and back to back (earlier executions still running);
 - the server process's peak RSS (from /proc) after those calls, then the first call that
-  makes the server load ZenML (on the local store the calls above do not) and the RSS after it.
+  makes the server load ZenML (on the local store the calls above do not) and the RSS after it;
+- answering a wait on a fresh server (issue 21): a `gated` execution paused by its worker
+  (`timeout=0`, so the answer must resume it), a new server, the execution first seen through
+  `kitaru_executions_list` (or `_get`, `_waiting`), then `kitaru_executions_input` and
+  `kitaru_executions_get` every 20 ms until `completed`. With `--before DIR` (a copy of older
+  code, e.g. `git archive HEAD kitaru_core kitaru_mcp | tar -x -C DIR`) the same rounds also
+  run that code, interleaved, for a comparison from one run. `--answers-only` runs only this.
 """
 
 from __future__ import annotations
@@ -45,11 +51,11 @@ def import_floor(repeats: int) -> float:
     return statistics.median(runs)
 
 
-def server_params(env: dict[str, str]) -> StdioServerParameters:
+def server_params(env: dict[str, str], cwd: Path = HERE.parent) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "kitaru_mcp", "--allow-path", str(HERE)],
-        cwd=str(HERE.parent),  # not benchmarks/: this file would shadow the `mcp` package there
+        cwd=str(cwd),  # not benchmarks/: this file would shadow the `mcp` package there
         env=env,
     )
 
@@ -156,9 +162,82 @@ async def session(env: dict[str, str], repeats: int) -> dict[str, Any]:
     return numbers
 
 
+def _answers_module() -> Any:
+    """``benchmarks/answers.py`` (its folder is off ``sys.path`` here, see the top)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bench_answers", HERE / "answers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def answer_round(env: dict[str, str], exec_id: str, found_via: str) -> tuple[float, float]:
+    """Fresh server; find the waiting execution through ``found_via``; answer it. Returns the
+    input call's time and the time from the input call's start to ``completed``."""
+    # Outside the checkout: `python -m` puts its working directory first on sys.path, which
+    # would shadow the older code that ``--before`` puts on PYTHONPATH.
+    outside = Path(tempfile.gettempdir())
+    async with Client(server_params(env, outside), read_timeout_seconds=600) as client:
+        await client.list_tools()
+        if found_via == "list":
+            found = await client.call_tool("kitaru_executions_list", {"limit": 5})
+            items = found.structured_content["items"]
+            assert any(i["exec_id"] == exec_id and i["status"] == "waiting" for i in items)
+        elif found_via == "get":
+            found = await client.call_tool("kitaru_executions_get", {"exec_id": exec_id})
+            assert found.structured_content["status"] == "waiting"
+        else:
+            found = await client.call_tool("kitaru_executions_waiting", {})
+            assert any(w["exec_id"] == exec_id for w in found.structured_content["items"])
+        started = time.perf_counter()
+        answered = await client.call_tool(
+            "kitaru_executions_input", {"exec_id": exec_id, "wait": "go", "value": 1}
+        )
+        input_call = time.perf_counter() - started
+        assert not answered.is_error, answered.structured_content
+        while True:
+            got = await client.call_tool("kitaru_executions_get", {"exec_id": exec_id})
+            if got.structured_content["status"] == "completed":
+                return input_call, time.perf_counter() - started
+            assert got.structured_content["status"] in ("waiting", "running"), got
+            await asyncio.sleep(0.02)
+
+
+def answer_rounds(env: dict[str, str], repeats: int, before: Path | None) -> None:
+    answers = _answers_module()
+    os.environ["KITARU_CONFIG_PATH"] = env["KITARU_CONFIG_PATH"]  # for its store reads
+    variants: dict[str, tuple[dict[str, str], str]] = {
+        f"this tree, found via {via}": (env, via) for via in FOUND_VIA
+    }
+    if before is not None:
+        path = os.pathsep.join(filter(None, [str(before.resolve()), env.get("PYTHONPATH")]))
+        variants["before, found via list"] = ({**env, "PYTHONPATH": path}, "list")
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for index in range(repeats):
+        for offset, (name, (variant_env, via)) in enumerate(variants.items()):
+            exec_id = answers.waiting_execution(env, salt=800_000 + index * 100 + offset)
+            results[name].append(asyncio.run(answer_round(variant_env, exec_id, via)))
+            print(f"  round {index + 1}, {name}: {results[name][-1]}", flush=True)
+    for name, runs in results.items():
+        call = statistics.median(run[0] for run in runs)
+        done = statistics.median(run[1] for run in runs)
+        print(
+            f"answer on a fresh server ({name}): kitaru_executions_input median {call:.3f} s, "
+            f"input -> completed median {done:.3f} s "
+            f"(runs: {', '.join(f'{run[0]:.2f}/{run[1]:.2f}' for run in runs)})"
+        )
+
+
+FOUND_VIA = ("list", "get", "waiting")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--before", type=Path, help="older code to compare answers with")
+    parser.add_argument("--answers-only", action="store_true", help="only the answer rounds")
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("KITARU_CONFIG_PATH", tempfile.mkdtemp(prefix="kitaru-mcp-bench-"))
@@ -167,6 +246,9 @@ def main() -> None:
         env=env,
         check=True,
     )
+    if args.answers_only:
+        answer_rounds(env, args.repeats, args.before)
+        return
     floor = import_floor(args.repeats)
     spawns = [asyncio.run(spawn_to_initialize(env)) for _ in range(args.repeats)]
     spawn = statistics.median(spawns)
@@ -193,6 +275,7 @@ def main() -> None:
     )
     if numbers["rss_mib_zenml"] is not None:
         print(f"server peak RSS once ZenML is loaded: {numbers['rss_mib_zenml']:.0f} MiB")
+    answer_rounds(env, args.repeats, args.before)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ _EXPORTS = {
     "load": "kitaru_core.runtime.primitives",
     "configure": "kitaru_core.runtime.primitives",
     "llm": "kitaru_core.runtime.llm",
+    "connect": "kitaru_core.sdk_connect",
+    "list_stacks": "kitaru_core.sdk_stacks",
+    "current_stack": "kitaru_core.sdk_stacks",
+    "use_stack": "kitaru_core.sdk_stacks",
+    "create_stack": "kitaru_core.sdk_stacks",
+    "delete_stack": "kitaru_core.sdk_stacks",
     "ImageSettings": "kitaru_core.config.image",
     "KitaruError": "kitaru_core.errors",
     "KitaruUsageError": "kitaru_core.errors",
@@ -40,13 +46,21 @@ _EXPORTS = {
     "CheckpointCall": "kitaru_core.models",
     "PendingWait": "kitaru_core.models",
     "StackInfo": "kitaru_core.models",
+    "Failure": "kitaru_core.models",
+    "LogEntry": "kitaru_core.models",
+    "ArtifactRef": "kitaru_core.models",
+    "Deployment": "kitaru_core.models",
+    "ServerConnection": "kitaru_core.models_system",
 }
 
 __all__ = [
+    "ArtifactRef",
     "Checkpoint",
     "CheckpointCall",
+    "Deployment",
     "Execution",
     "ExecutionStatus",
+    "Failure",
     "Flow",
     "FlowHandle",
     "ImageSettings",
@@ -62,15 +76,23 @@ __all__ = [
     "KitaruUsageError",
     "KitaruValidationError",
     "KitaruWaitValidationError",
+    "LogEntry",
     "PendingWait",
+    "ServerConnection",
     "StackInfo",
     "checkpoint",
     "configure",
+    "connect",
+    "create_stack",
+    "current_stack",
+    "delete_stack",
     "flow",
+    "list_stacks",
     "llm",
     "load",
     "log",
     "save",
+    "use_stack",
     "wait",
 ]
 
@@ -91,23 +113,42 @@ if TYPE_CHECKING:
         KitaruWaitValidationError,
     )
     from kitaru_core.models import (
+        ArtifactRef,
         CheckpointCall,
+        Deployment,
         Execution,
         ExecutionStatus,
+        Failure,
+        LogEntry,
         PendingWait,
         StackInfo,
     )
+    from kitaru_core.models_system import ServerConnection
     from kitaru_core.runtime.checkpoint import Checkpoint, checkpoint
     from kitaru_core.runtime.flow import Flow, flow
     from kitaru_core.runtime.handle import FlowHandle
     from kitaru_core.runtime.llm import llm
     from kitaru_core.runtime.primitives import configure, load, log, save, wait
+    from kitaru_core.sdk_connect import connect
+    from kitaru_core.sdk_stacks import (
+        create_stack,
+        current_stack,
+        delete_stack,
+        list_stacks,
+        use_stack,
+    )
 
 
 def __getattr__(name: str) -> Any:
+    """Import a public name on first use (PEP 562), so ``import kitaru_core`` stays cheap."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kitaru_core' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """The public names too, though not imported yet (REPL and IDE completion)."""
+    return sorted(set(globals()) | set(__all__))

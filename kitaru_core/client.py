@@ -13,6 +13,7 @@ from kitaru_core.models import (
     Deployment,
     Execution,
     ExecutionStatus,
+    FlowInfo,
     LogEntry,
     ReplayPlan,
     StackInfo,
@@ -27,6 +28,7 @@ WaitList = list[WaitInfo]
 ArtifactList = list[ArtifactInfo]
 StackList = list[StackInfo]
 DeploymentList = list[Deployment]
+FlowList = list[FlowInfo]
 
 
 class ExecutionsAPI:
@@ -176,7 +178,8 @@ class DeploymentsAPI:
             allow_local=allow_local,
         )
 
-    def list(self, flow: str) -> DeploymentList:
+    def list(self, flow: str | None = None) -> DeploymentList:
+        """``flow``'s versions, oldest first; without ``flow``, every flow's, newest first."""
         from kitaru_core.services import deployments
 
         return deployments.list_deployments(flow)
@@ -229,6 +232,17 @@ class DeploymentsAPI:
         return deployments.curl(flow, version=version, tag=tag, inputs=inputs)
 
 
+class FlowsAPI:
+    """The flows the store knows (they ran or were deployed)."""
+
+    def list(self, *, limit: int | None = None) -> FlowList:
+        """Flows by name, each with its target, parameters, last execution and deployments."""
+        from kitaru_core.services import flows
+
+        items, _ = flows.list_flows(limit=limit)
+        return items
+
+
 class KitaruClient:
     """Entry point for managing executions from Python (``KitaruClient().executions.get(...)``)."""
 
@@ -237,3 +251,4 @@ class KitaruClient:
         self.artifacts = ArtifactsAPI()
         self.stacks = StacksAPI()
         self.deployments = DeploymentsAPI()
+        self.flows = FlowsAPI()

@@ -10,39 +10,78 @@ This module imports nothing heavy: ZenML exceptions are recognised by their clas
 
 from __future__ import annotations
 
+import errno
 from typing import Any
+
+from kitaru_core.hints import Hint, Surface, ToolModes, render_hint
 
 
 class KitaruError(Exception):
     """Base of every Kitaru error."""
 
     code: str = "kitaru_error"
-    default_hint: str = "Run `kitaru info` to check your setup, or re-run with KITARU_DEBUG=1."
+    # A hint is plain text (the same on every surface) or a Hint with one text per surface.
+    default_hint: str | Hint = Hint(
+        sdk="Check the connection and the KITARU_* settings, or re-run with KITARU_DEBUG=1.",
+        cli="Check your setup with `kitaru info`, or re-run with KITARU_DEBUG=1.",
+        mcp="Check the setup with {tool:kitaru_info}.",
+    )
     default_retryable: bool = False
 
     def __init__(
         self,
         message: str,
         *,
-        hint: str | None = None,
+        hint: str | Hint | None = None,
         retryable: bool | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint if hint is not None else self.default_hint
+        self.hint_spec: str | Hint = hint if hint is not None else self.default_hint
         self.retryable = self.default_retryable if retryable is None else retryable
         self.details: dict[str, Any] = dict(details or {})
 
-    def to_dict(self) -> dict[str, Any]:
-        """The error body shared by MCP results and CLI JSON output."""
-        return {
+    @property
+    def hint(self) -> str:
+        """The hint as the SDK shows it (surfaces render theirs with :meth:`hint_for`)."""
+        return self.hint_for(Surface.SDK)
+
+    @hint.setter
+    def hint(self, value: str | Hint) -> None:
+        self.hint_spec = value
+
+    def hint_for(self, surface: Surface, *, tool_modes: ToolModes | None = None) -> str:
+        """The hint in ``surface``'s language; ``tool_modes`` lets MCP name only visible tools."""
+        return render_hint(self.hint_spec, surface, tool_modes=tool_modes)
+
+    def to_dict(
+        self,
+        surface: Surface = Surface.SDK,
+        *,
+        tool_modes: ToolModes | None = None,
+        portable: bool = False,
+    ) -> dict[str, Any]:
+        """The error body shared by MCP results and CLI JSON output, hint in ``surface``'s words.
+
+        ``portable`` adds ``hints`` (every surface's text) for a body that crosses a process
+        boundary — a detached worker reporting to the CLI or MCP process that started it —
+        so that :func:`error_from_dict` can rebuild a hint each surface renders in its words.
+        """
+        body = {
             "code": self.code,
             "message": self.message,
-            "hint": self.hint,
+            "hint": self.hint_for(surface, tool_modes=tool_modes),
             "retryable": self.retryable,
             "details": self.details,
         }
+        if portable and isinstance(self.hint_spec, Hint):
+            body["hints"] = {
+                "sdk": self.hint_spec.sdk,
+                "cli": self.hint_spec.cli,
+                "mcp": self.hint_spec.mcp,
+            }
+        return body
 
     def __str__(self) -> str:
         return self.message
@@ -64,21 +103,21 @@ class KitaruUsageError(KitaruError):
     """Bad arguments or configuration."""
 
     code = "usage_error"
-    default_hint = "Check the arguments and configuration named in the message."
+    default_hint: str | Hint = "Check the arguments and configuration named in the message."
 
 
 class KitaruValidationError(KitaruUsageError):
     """One or more fields failed validation; ``details['fields']`` maps field → problem."""
 
     code = "validation_error"
-    default_hint = "Fix the fields named in the message and try again."
+    default_hint: str | Hint = "Fix the fields named in the message and try again."
 
     def __init__(
         self,
         message: str,
         *,
         fields: dict[str, str] | None = None,
-        hint: str | None = None,
+        hint: str | Hint | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         merged = dict(details or {})
@@ -95,28 +134,33 @@ class KitaruNotFoundError(KitaruError):
     """The named execution, stack, deployment, artifact… does not exist."""
 
     code = "not_found"
-    default_hint = "List what exists (e.g. `kitaru executions list`) and use one of those names."
+    # Rules that know what was not found give a hint naming the listing call for it.
+    default_hint: str | Hint = "List what exists and use one of those names or ids."
 
 
 class KitaruStateError(KitaruError):
     """The operation is not allowed in the object's current state."""
 
     code = "invalid_state"
-    default_hint = "Check the current state with a `get` call; the message says what is allowed."
+    default_hint: str | Hint = "Check the current state; the message says what is allowed."
 
 
 class KitaruContextError(KitaruError):
     """A Kitaru API was used in the wrong place (e.g. ``wait()`` inside a checkpoint)."""
 
     code = "context_error"
-    default_hint = "Call this API only where the message says it is allowed."
+    default_hint: str | Hint = "Call this API only where the message says it is allowed."
 
 
 class KitaruBackendError(KitaruError):
     """The store, the server or ZenML failed."""
 
     code = "backend_error"
-    default_hint = "Check the connection with `kitaru status`; re-run with KITARU_DEBUG=1 for more."
+    default_hint: str | Hint = Hint(
+        sdk="Check the connection and the KITARU_* settings; re-run with KITARU_DEBUG=1 for more.",
+        cli="Check the connection with `kitaru status`; re-run with KITARU_DEBUG=1 for more.",
+        mcp="Check the connection with {tool:kitaru_status}.",
+    )
     default_retryable = True
 
 
@@ -124,9 +168,13 @@ class KitaruExecutionError(KitaruError):
     """A flow failed. ``failure`` says which checkpoint, which exception and where."""
 
     code = "execution_failed"
-    default_hint = (
-        "Inspect it with `kitaru executions get EXEC_ID`, fix the cause, then "
-        "`kitaru executions retry EXEC_ID`."
+    default_hint: str | Hint = Hint(
+        sdk="Inspect it with `KitaruClient().executions.get(exec_id)`, fix the cause, then "
+        "`KitaruClient().executions.retry(exec_id)`.",
+        cli="Inspect it with `kitaru executions get EXEC_ID`, fix the cause, then "
+        "`kitaru executions retry EXEC_ID`.",
+        mcp="Inspect it with {tool:kitaru_executions_get}, fix the cause, then "
+        "{tool:kitaru_executions_retry|retry it}.",
     )
 
     def __init__(
@@ -135,7 +183,7 @@ class KitaruExecutionError(KitaruError):
         *,
         exec_id: str | None = None,
         failure: dict[str, Any] | None = None,
-        hint: str | None = None,
+        hint: str | Hint | None = None,
     ) -> None:
         details: dict[str, Any] = {}
         if exec_id:
@@ -151,7 +199,13 @@ class KitaruWaitValidationError(KitaruValidationError):
     """An answer to a ``wait()`` does not fit the wait's schema."""
 
     code = "wait_validation_error"
-    default_hint = "Send a value that matches the wait's JSON schema (see `executions waiting`)."
+    default_hint: str | Hint = Hint(
+        sdk="Send a value that matches the wait's JSON schema "
+        "(see `KitaruClient().executions.waiting()`).",
+        cli="Send a value that matches the wait's JSON schema (see `kitaru executions waiting`).",
+        mcp="Send a value that matches the wait's JSON schema "
+        "(see {tool:kitaru_executions_waiting}).",
+    )
 
 
 class KitaruFeatureNotAvailableError(KitaruError):
@@ -170,14 +224,18 @@ class KitaruModeForbiddenError(KitaruError):
     """An MCP tool is not available in the server's capability mode."""
 
     code = "mode_forbidden"
-    default_hint = "Restart kitaru-mcp with a mode that allows this tool (--mode)."
+    default_hint: str | Hint = "Ask the user to restart kitaru-mcp in a mode that allows this tool."
 
 
 class KitaruTimeoutError(KitaruError):
     """Waiting for something took longer than allowed."""
 
     code = "timeout"
-    default_hint = "Wait longer, or check progress with `kitaru executions get EXEC_ID`."
+    default_hint: str | Hint = Hint(
+        sdk="Wait longer, or check progress with `KitaruClient().executions.get(exec_id)`.",
+        cli="Wait longer, or check progress with `kitaru executions get EXEC_ID`.",
+        mcp="Check progress with {tool:kitaru_executions_get}.",
+    )
     default_retryable = True
 
 
@@ -230,6 +288,23 @@ def _pydantic_fields(exc: BaseException) -> dict[str, str] | None:
     return fields
 
 
+# A file Kitaru must write (its config dir, the local store, an artifact store) cannot be.
+_UNWRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT}
+
+
+def _unwritable(exc: OSError, kind: dict[str, Any]) -> KitaruBackendError:
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    where = f" {exc.filename}" if exc.filename else ""
+    return KitaruBackendError(
+        f"Cannot write{where}: {exc.strerror or exc}.",
+        hint="Free space on that disk, then try again."
+        if full
+        else "Make that directory writable, or set KITARU_CONFIG_PATH to a writable directory.",
+        retryable=full,
+        details={**kind, "path": str(exc.filename) if exc.filename else None},
+    )
+
+
 def translate_exception(exc: BaseException) -> KitaruError:
     """Turn any exception into a :class:`KitaruError` (a Kitaru error is returned unchanged).
 
@@ -255,7 +330,12 @@ def translate_exception(exc: BaseException) -> KitaruError:
     if names & _AUTH_NAMES:
         return KitaruBackendError(
             f"Not authorised by the server: {text}",
-            hint="Log in again with `kitaru login` or check KITARU_AUTH_TOKEN.",
+            hint=Hint(
+                sdk="Connect again with `connect(server_url, api_key=...)` or check "
+                "KITARU_AUTH_TOKEN.",
+                cli="Log in again with `kitaru login` or check KITARU_AUTH_TOKEN.",
+                mcp="Ask the user to log in to the server again or to check KITARU_AUTH_TOKEN.",
+            ),
             retryable=False,
             details=kind,
         )
@@ -263,6 +343,8 @@ def translate_exception(exc: BaseException) -> KitaruError:
         return KitaruBackendError(f"Could not reach the store: {text}", details=kind)
     if isinstance(exc, TimeoutError):
         return KitaruTimeoutError(text, details=kind)
+    if isinstance(exc, OSError) and exc.errno in _UNWRITABLE:
+        return _unwritable(exc, kind)
     if isinstance(exc, (ValueError, TypeError)):
         return KitaruUsageError(text, details=kind)
     origin = "ZenML error" if type(exc).__module__.startswith("zenml") else type(exc).__name__
@@ -285,9 +367,13 @@ def error_from_dict(body: dict[str, Any]) -> KitaruError:
             break
     else:
         cls = KitaruError
+    hints = body.get("hints")
+    portable = (
+        Hint(**hints) if isinstance(hints, dict) and set(hints) == {"sdk", "cli", "mcp"} else None
+    )
     state = {
         "message": str(body.get("message", "")),
-        "hint": body.get("hint") or cls.default_hint,
+        "hint_spec": portable or body.get("hint") or cls.default_hint,
         "retryable": bool(body.get("retryable", cls.default_retryable)),
         "details": dict(body.get("details") or {}),
     }

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as a timezone-aware UTC datetime.
+
+    ZenML stores and returns naive datetimes that mean UTC, so a naive value is taken as UTC;
+    an aware one is converted. Strict clients check timestamps against RFC 3339, which needs
+    an offset: aware UTC values serialise as ``…Z``.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+# Every model field that holds a point in time uses this type, so no surface can leak a naive
+# timestamp, whichever read path (ZenML client, local SQLite, log files) produced it.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class _Model(BaseModel):
@@ -76,16 +93,32 @@ class Failure(_Model):
     traceback: str | None = None
 
 
+class LlmUsage(_Model):
+    """What one ``llm()`` call used: the model, tokens and cost (``None`` where unknown)."""
+
+    model: str | None = None
+    model_alias: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    mocked: bool = False
+
+
 class CheckpointCall(_Model):
     call_id: str
     name: str
     type: str = "checkpoint"
     status: ExecutionStatus
     attempts: int = 1
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: UtcDateTime | None = None
+    ended_at: UtcDateTime | None = None
     cached: bool = False
     outputs: list[ArtifactRef] = Field(default_factory=list)
+    llm_usage: LlmUsage | None = None  # set on ``llm_call`` checkpoints once the call returned
+    # What the user recorded with ``log(**metadata)`` inside this call (Kitaru's own keys left
+    # out); a cached call shows what its original call logged.
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class PendingWait(_Model):
@@ -93,7 +126,7 @@ class PendingWait(_Model):
     question: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     metadata: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime | None = None
+    created_at: UtcDateTime | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
@@ -103,8 +136,8 @@ class Execution(_Model):
     flow: str
     status: ExecutionStatus
     status_reason: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: UtcDateTime | None = None
+    ended_at: UtcDateTime | None = None
     stack: str | None = None
     result: Any = None
     checkpoints: list[CheckpointCall] = Field(default_factory=list)
@@ -112,10 +145,12 @@ class Execution(_Model):
     failure: Failure | None = None
     frozen_spec: dict[str, Any] = Field(default_factory=dict)
     original_exec_id: str | None = None
+    # What the user recorded with ``log(**metadata)`` at flow scope (Kitaru's own keys left out).
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class LogEntry(_Model):
-    timestamp: datetime | None = None
+    timestamp: UtcDateTime | None = None
     level: str = "INFO"
     checkpoint: str | None = None
     message: str
@@ -156,7 +191,7 @@ class ArtifactInfo(_Model):
     checkpoint: str | None = None
     value: Any = None
     truncated: bool = False
-    created_at: datetime | None = None
+    created_at: UtcDateTime | None = None
 
 
 class StartedExecution(_Model):
@@ -179,7 +214,7 @@ class Deployment(_Model):
     flow: str
     version: int
     tags: list[DeploymentTag] = Field(default_factory=list)
-    created_at: datetime | None = None
+    created_at: UtcDateTime | None = None
     stack: str | None = None
     inputs: dict[str, Any] = Field(default_factory=dict)
     input_schema: dict[str, Any] = Field(default_factory=dict)
@@ -195,3 +230,36 @@ class CurlCommand(_Model):
     version: int
     command: str
     warning: str
+
+
+class FlowParameter(_Model):
+    """One input of a flow, with its JSON-schema type."""
+
+    name: str
+    type: str | None = None  # e.g. ``string``, ``integer | null``, ``array[string]``
+    # ``None`` when unknown: an execution records the values it got, not which were optional.
+    required: bool | None = None
+
+
+class FlowLastExecution(_Model):
+    exec_id: str
+    status: ExecutionStatus
+    started_at: UtcDateTime | None = None
+
+
+class FlowDeployment(_Model):
+    """A deployed version of a flow and its routing tags."""
+
+    version: int
+    tags: list[DeploymentTag] = Field(default_factory=list)
+    local: bool = False
+
+
+class FlowInfo(_Model):
+    """A flow the store knows (it ran or was deployed): how to start it, and its state."""
+
+    name: str
+    target: str | None = None  # ``/path/file.py:flow`` (or ``module:flow``) to run it again
+    parameters: list[FlowParameter] = Field(default_factory=list)
+    last_execution: FlowLastExecution | None = None
+    deployments: list[FlowDeployment] = Field(default_factory=list)

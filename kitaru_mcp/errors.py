@@ -1,7 +1,9 @@
 """Turning any failure into an ``isError`` tool result with the one error body.
 
-``{"error": {"code", "message", "hint", "retryable", "details"}}`` comes from
-:func:`kitaru_core.errors.error_body`, so the MCP server, the CLI and the SDK agree on codes.
+The body ``{"error": {"code", "message", "hint", "retryable", "details"}}`` travels as JSON
+text content only (never as ``structuredContent``, which must fit the success schema). It
+comes from :meth:`kitaru_core.errors.KitaruError.to_dict`, so the MCP server, the CLI and the
+SDK agree on codes; its hint is rendered in MCP's words (:mod:`kitaru_core.hints`).
 Tracebacks never reach the client: unexpected exceptions are logged on stderr (the server's
 log stream) and the client gets the translated message only.
 """
@@ -21,8 +23,10 @@ from kitaru_core.errors import (
     KitaruModeForbiddenError,
     KitaruNotFoundError,
     KitaruValidationError,
-    error_body,
+    translate_exception,
 )
+from kitaru_core.hints import Surface, ToolModes
+from kitaru_mcp import registry
 from kitaru_mcp.registry import Mode, ToolSpec
 
 logger = logging.getLogger("kitaru_mcp")
@@ -35,14 +39,33 @@ class ResultTooLargeError(KitaruError):
     default_hint = "Ask for less: use a smaller `limit`, a filter, or fetch items one by one."
 
 
-def error_result(exc: BaseException) -> CallToolResult:
-    """The ``isError`` result for ``exc`` (structured body plus the same JSON as text)."""
-    body = error_body(exc)
+def tool_modes_for(mode: Mode) -> ToolModes:
+    """For hints: ``None`` for a tool a server in ``mode`` offers, else the mode it needs."""
+
+    def needed(name: str) -> str | None:
+        row = registry.spec(name)
+        if row is None or mode.allows(row.mode):
+            return None
+        return row.mode.value
+
+    return needed
+
+
+def error_result(exc: BaseException, mode: Mode | None = None) -> CallToolResult:
+    """The ``isError`` result for ``exc``: the error body as JSON text, and nothing else.
+
+    The hint is MCP's own (tools and parameters); given the server's ``mode`` it names only
+    tools that mode offers and turns the others into "ask the user to … (needs MODE mode)".
+    An error result never carries ``structuredContent``: strict clients (the TypeScript SDK)
+    validate any structured content against the tool's success ``outputSchema``, even on
+    errors, and an error body would fail it and hide the message from the assistant.
+    """
+    tool_modes = tool_modes_for(mode) if mode is not None else None
+    body = {"error": translate_exception(exc).to_dict(Surface.MCP, tool_modes=tool_modes)}
     return CallToolResult(
         content=[
             TextContent(type="text", text=json.dumps(body, separators=(",", ":"), default=str))
         ],
-        structured_content=body,
         is_error=True,
     )
 
@@ -67,8 +90,8 @@ def mode_forbidden(tool: ToolSpec, server_mode: Mode) -> KitaruModeForbiddenErro
     return KitaruModeForbiddenError(
         f"{tool.name} is not available in {server_mode.value} mode.",
         hint=(
-            f"It needs --mode {tool.mode.value} (or KITARU_MCP_MODE={tool.mode.value}); "
-            "ask the user to restart kitaru-mcp in that mode if they want to allow it."
+            f"It needs the {tool.mode.value} mode; ask the user to restart kitaru-mcp in that "
+            "mode if they want to allow it."
         ),
         retryable=False,
         details={

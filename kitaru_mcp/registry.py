@@ -123,6 +123,8 @@ _ROWS: tuple[tuple[str, str, Mode, bool, bool, bool, bool], ...] = (
     ("kitaru_deployments_delete", "Delete a deployment version", DES, False, True, True, False),
     # Only renders a command; it never calls the deployment or inlines a token.
     ("kitaru_deployments_curl", "Show a deployment curl command", RO, True, False, True, False),
+    # flows
+    ("kitaru_flows_list", "List known flows", RO, True, False, True, False),
     # system
     ("kitaru_status", "Show Kitaru status", RO, True, False, True, False),
     ("kitaru_info", "Show Kitaru diagnostics", RO, True, False, True, False),

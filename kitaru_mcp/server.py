@@ -23,7 +23,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
-from kitaru_mcp import registry
+from kitaru_core.hints import resolve_tools
+from kitaru_mcp import registry, resources
 from kitaru_mcp.errors import (
     ResultTooLargeError,
     error_result,
@@ -31,12 +32,14 @@ from kitaru_mcp.errors import (
     log_failure,
     mode_forbidden,
     original_exception,
+    tool_modes_for,
     unknown_arguments,
     unknown_tool,
 )
 from kitaru_mcp.options import ServerOptions
 from kitaru_mcp.registry import Mode
 from kitaru_mcp.results import MAX_RESULT_CHARS
+from kitaru_mcp.watcher import WatchingBus
 
 SERVER_NAME = "kitaru"
 
@@ -48,6 +51,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "kitaru_mcp.tools.executions",
     "kitaru_mcp.tools.artifacts",
     "kitaru_mcp.tools.deployments",
+    "kitaru_mcp.tools.flows",
 )
 
 INSTRUCTIONS = """\
@@ -64,15 +68,22 @@ Typical workflow — find executions, inspect them, then act:
    executions) or _replay (from a checkpoint, with overrides); start work with
    kitaru_executions_run or kitaru_deployments_invoke — both return at once with an exec_id, so
    poll kitaru_executions_get instead of waiting.
+Live updates: kitaru://executions/{{exec_id}} (and …/logs) and kitaru://waiting are resources
+with the same JSON as kitaru_executions_get / _logs / _waiting. A client that can listen
+(subscriptions/listen) gets a resources/updated notice when an execution's status changes, a
+checkpoint finishes or a wait opens or closes, and need not poll. With a progress token,
+wait_seconds sends one progress notification per finished checkpoint.
 Infrastructure: call kitaru_status first when unsure where you are connected; kitaru_stacks_*
 list, show, switch and create the stacks flows run on.
 
 Conventions: lists take `limit` (default 20, max 200) and return `next_cursor`; pass it back as
 `cursor` for the next page. Big values come back shortened with `truncated: true` and a hint.
-Failures are results with isError and {{"error": {{code, message, hint, retryable, details}}}}:
-read the hint before retrying. `mode_forbidden` means this server's mode does not allow the tool
-(the hint names the mode that does) — ask the user rather than working around it. Tools not
-listed by tools/list are not available here.
+Failures are results with isError whose text content is the JSON {{"error": {{code, message,
+hint, retryable, details}}}} (error results carry no structuredContent): read the hint before
+retrying. An invalid argument is a validation_error naming the field. `mode_forbidden` means
+this server's mode does not allow the tool (the hint names the mode that does) — ask the user
+rather than working around it. Tools not listed by tools/list are not available here.
+Timestamps are UTC in RFC 3339 form (…Z).
 """
 
 
@@ -87,6 +98,12 @@ class KitaruMCPServer(MCPServer[Any]):
         self.middleware.append(self._observe_listing)
 
     @property
+    def live_updates(self) -> WatchingBus | None:
+        """The subscription bus whose watcher sends change events (``None`` if replaced)."""
+        bus = self._subscriptions
+        return bus if isinstance(bus, WatchingBus) else None
+
+    @property
     def tool_names(self) -> list[str]:
         return [tool.name for tool in self._tool_manager.list_tools()]
 
@@ -99,7 +116,7 @@ class KitaruMCPServer(MCPServer[Any]):
         row = registry.spec(name)
         # A tool outside the mode was never registered; refuse it by name, before anything runs.
         if row is not None and not self.options.mode.allows(row.mode):
-            return error_result(mode_forbidden(row, self.options.mode))
+            return error_result(mode_forbidden(row, self.options.mode), self.options.mode)
         refusal = self._check_argument_names(name, arguments)
         if refusal is not None:
             return refusal
@@ -112,7 +129,7 @@ class KitaruMCPServer(MCPServer[Any]):
                 return error_result(unknown_tool(name, self.tool_names))
             cause = original_exception(exc)
             log_failure(name, cause)
-            return error_result(cause)
+            return error_result(cause, self.options.mode)
         return finish_result(result)
 
     def _check_argument_names(self, name: str, arguments: dict[str, Any]) -> CallToolResult | None:
@@ -135,9 +152,14 @@ class KitaruMCPServer(MCPServer[Any]):
 def finish_result(
     result: CallToolResult | InputRequiredResult,
 ) -> CallToolResult | InputRequiredResult:
-    """Enforce the size cap and keep the text copy of structured output compact."""
-    if not isinstance(result, CallToolResult) or result.is_error:
+    """Enforce the size cap and keep the text copy of structured output compact; strip any
+    structured content from error results (they carry their body as text only)."""
+    if not isinstance(result, CallToolResult):
         return result
+    if result.is_error:
+        if result.structured_content is None:
+            return result
+        return CallToolResult(content=result.content, is_error=True, _meta=result.meta)
     if result.structured_content is None:
         return result
     text = json.dumps(result.structured_content, separators=(",", ":"), default=str)
@@ -164,11 +186,13 @@ def _register(server: KitaruMCPServer, function: Callable[..., Any]) -> None:
         raise RuntimeError(f"tool {name} has no row in kitaru_mcp.registry")
     if not server.options.mode.allows(row.mode):
         return
+    modes = tool_modes_for(server.options.mode)
     server.add_tool(
         function,
         name=name,
         title=row.title,
-        description=inspect.getdoc(function) or row.title,
+        # Descriptions name other tools; one hidden by this mode becomes "ask the user to …".
+        description=resolve_tools(inspect.getdoc(function) or row.title, modes),
         annotations=row.annotations(),
         structured_output=True,
     )
@@ -194,9 +218,11 @@ def build_server(
         version=__version__,
         instructions=INSTRUCTIONS.format(mode=options.mode.value),
         log_level="DEBUG" if debug else "WARNING",
+        subscriptions=WatchingBus(),
     )
     for function in _tool_functions():
         _register(server, function)
+    resources.register(server)
     logging.getLogger("kitaru_mcp").debug(
         "kitaru-mcp built in %s mode with %d tools", options.mode, len(server.tool_names)
     )

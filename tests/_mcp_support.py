@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 from mcp import Client
-from mcp.types import CallToolResult, Tool
+from mcp.types import CallToolResult, TextContent, Tool
 
 from kitaru_mcp.server import KitaruMCPServer
 
@@ -39,11 +39,23 @@ def data(result: CallToolResult) -> dict[str, Any]:
     return result.structured_content
 
 
+def error_envelope(result: CallToolResult) -> dict[str, Any]:
+    """The ``{"error": {...}}`` body of a failed call, read from its JSON text content.
+
+    Error results carry their body as text only: a ``structuredContent`` would be validated
+    against the tool's success ``outputSchema`` by strict clients and fail.
+    """
+    assert result.is_error, result.structured_content
+    assert result.structured_content is None, result.structured_content
+    assert len(result.content) == 1 and isinstance(result.content[0], TextContent)
+    envelope = json.loads(result.content[0].text)
+    assert set(envelope) == {"error"}, envelope
+    return dict(envelope)
+
+
 def error(result: CallToolResult) -> dict[str, Any]:
     """The ``error`` object of a failed call (which must carry no traceback)."""
-    assert result.is_error, result.structured_content
-    assert result.structured_content is not None
-    body = result.structured_content["error"]
+    body: dict[str, Any] = error_envelope(result)["error"]
     assert set(body) == {"code", "message", "hint", "retryable", "details"}
     assert "Traceback" not in text(result)
     return body

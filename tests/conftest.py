@@ -23,6 +23,12 @@ os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "ts_client: the official TypeScript MCP client checks every tool (needs node)"
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 

@@ -11,7 +11,7 @@ from flows_exec import records
 from flows_exec.support import new_salt
 
 from kitaru_core import KitaruClient
-from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError, KitaruValidationError
+from kitaru_core.errors import KitaruNotFoundError, KitaruValidationError
 from kitaru_core.services import artifacts
 
 
@@ -114,12 +114,13 @@ def test_unknown_and_malformed_ids(zenml_client: Any) -> None:
     assert not_found.value.code == "not_found"
     assert not_found.value.details["artifact_id"] == missing
 
-    with pytest.raises(KitaruUsageError) as malformed:
+    # A malformed id names no artifact: not_found, like an unknown one (SPEC §1.5).
+    with pytest.raises(KitaruNotFoundError) as malformed:
         KitaruClient().artifacts.get("artifact-7")
-    assert malformed.value.code == "usage_error"
+    assert malformed.value.code == "not_found"
     assert "artifact-7" in malformed.value.message
 
     with pytest.raises(KitaruNotFoundError):
         artifacts.list_artifacts(str(uuid.uuid4()))
-    with pytest.raises(KitaruUsageError):
+    with pytest.raises(KitaruNotFoundError):
         artifacts.list_artifacts("not-an-execution")

@@ -134,8 +134,8 @@ def test_json_output_can_be_asked_for_on_the_root_group_too() -> None:
     from kitaru_core.cli.main import cli
 
     result = CliRunner().invoke(cli, ["-o", "json", "executions", "get", "not-a-uuid"])
-    assert result.exit_code == 2
-    assert json.loads(result.stderr)["error"]["code"] == "usage_error"
+    assert result.exit_code == 1
+    assert json.loads(result.stderr)["error"]["code"] == "not_found"
 
 
 def test_real_process_keeps_stdout_pure_json_and_stderr_one_error_object() -> None:

@@ -148,7 +148,7 @@ def test_list_get_latest(research: dict[str, Any]) -> None:
     )
     assert kitaru_error("executions", "list", "--limit", "0", code=2)["code"] == "validation_error"
     assert kitaru_error("executions", "get", str(uuid.uuid4()), code=1)["code"] == "not_found"
-    assert kitaru_error("executions", "get", "not-an-id", code=2)["code"] == "usage_error"
+    assert kitaru_error("executions", "get", "not-an-id", code=1)["code"] == "not_found"
     none = kitaru_error("executions", "latest", "--flow", f"never_{salt()}", code=1)
     assert none["code"] == "not_found"
 
@@ -183,7 +183,7 @@ def test_artifacts(research: dict[str, Any], topic: str) -> None:
     assert cut["truncated"] is True
     assert "gather.output" in kitaru("artifacts", "list", exec_id).stdout
     assert kitaru_error("artifacts", "get", str(uuid.uuid4()), code=1)["code"] == "not_found"
-    assert kitaru_error("artifacts", "get", "nope", code=2)["code"] == "usage_error"
+    assert kitaru_error("artifacts", "get", "nope", code=1)["code"] == "not_found"
 
 
 # ------------------------------------------------------------------------- waits and input
@@ -217,8 +217,51 @@ def test_seed_input_value_true() -> None:
     mark = salt()
     exec_id = started_waiting("approve_flow", salt=mark)["exec_id"]
     result = kitaru("executions", "input", exec_id, "--value", "true", "--wait", "approve")
-    assert f"Answered; execution {exec_id}" in result.stdout
+    # Its worker gave up at the timeout (0 s): the answer resumes it, and says so.
+    assert f"Answered; execution {exec_id} is resuming in the background." in result.stdout
     assert finished(exec_id)["result"] == f"draft {mark}: approved"
+
+
+def test_input_follow_shows_the_execution_to_its_end() -> None:
+    mark = salt()
+    exec_id = started_waiting("approve_flow", salt=mark)["exec_id"]
+    result = kitaru("executions", "input", exec_id, "--value", "true", "--follow")
+    assert f"execution {exec_id} is resuming" in result.stderr
+    assert "publish" in result.stderr  # the checkpoint progress after the answer
+    assert "completed" in result.stdout
+    assert kitaru_json("executions", "get", exec_id)["result"] == f"draft {mark}: approved"
+
+    other = started_waiting("approve_flow", salt=salt())["exec_id"]
+    followed = kitaru_json("executions", "input", other, "--value", "false", "--follow")
+    assert followed["status"] == "completed"  # JSON: only the final execution on stdout
+    assert followed["result"].endswith(": rejected")
+
+
+def test_no_resume_is_refused_while_the_worker_still_polls() -> None:
+    mark = salt()
+    polling = kitaru_json(
+        "run",
+        target("control", "review_flow"),
+        "--input",
+        json.dumps({"salt": mark, "timeout": 120}),
+    )
+    exec_id = polling["exec_id"]
+    deadline = time.monotonic() + TIMEOUT
+    while kitaru_json("executions", "get", exec_id)["pending_wait"] is None:
+        assert time.monotonic() < deadline, "the flow never asked"
+        time.sleep(0.2)
+    refused = kitaru_error(
+        "executions", "input", exec_id, "--value", '{"decision": "approve"}', "--no-resume", code=1
+    )
+    assert refused["code"] == "invalid_state"
+    assert refused["details"]["worker_polling"] is True
+    assert "--no-resume" in refused["hint"]
+    # Nothing was recorded: the question is still pending, and a plain answer continues it.
+    still = kitaru_json("executions", "get", exec_id)
+    assert still["status"] == "waiting" and still["pending_wait"]["name"] == "review"
+    answered = kitaru("executions", "input", exec_id, "--value", '{"decision": "approve"}')
+    assert f"Answered; execution {exec_id} continues." in answered.stdout
+    assert finished(exec_id)["result"] == f"draft {mark}: approve"
 
 
 def test_input_without_resume_then_resume_wait() -> None:

@@ -34,6 +34,7 @@ from kitaru_core import (
     KitaruValidationError,
 )
 from kitaru_core.errors import translate_exception as translate
+from kitaru_core.hints import Surface
 from kitaru_core.models import Deployment
 from kitaru_core.services import deployments
 
@@ -290,11 +291,14 @@ def test_a_stack_that_runs_containers_locally_is_refused_too(zenml_client: Any) 
 
 
 def test_deploying_to_a_remote_stack_without_its_integrations_saves_nothing(
-    zenml_client: Any,
+    zenml_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A registered Kubernetes stack passes the guard; saving its snapshot needs the stack's
     ZenML integrations (s3fs for the S3 artifact store, then a container build), which do not
     exist here. The refusal must be a Kitaru error, and nothing may be left behind."""
+    # This checkout is an editable install, which a remote image cannot install; name an
+    # installable requirement so that the integration check is the one that refuses.
+    monkeypatch.setenv("KITARU_IMAGE_REQUIREMENT", "kitaru-mcp==0.1.0")
     from kitaru_core.requests.stack_fields import MCP_LABELS
     from kitaru_core.requests.stacks import build_stack_create_request, build_stack_delete_request
     from kitaru_core.services.stacks import create_stack, delete_stack
@@ -362,7 +366,7 @@ def test_curl_for_a_remote_deployment(
     # Without a server connection (this machine uses the local store).
     error = refused(KitaruStateError, "curl_flow", deployments.curl, "curl_flow")
     assert "needs a connection to a Kitaru server" in error.message
-    assert "kitaru login" in error.hint
+    assert "kitaru login" in error.hint_for(Surface.CLI) and "connect(" in error.hint
 
     # With one: a copy-pasteable command that fetches a token, pinned to the resolved version.
     monkeypatch.setattr(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -346,13 +348,6 @@ def mutable_agent(topic: str) -> str:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A local development deployment imports its flow from the source file at invocation "
-    "time (services.deployments.invoke hands the worker `target`, not the snapshot), so editing "
-    "the file changes what every saved version runs; SPEC §5 says local deployments are invoked "
-    "from the saved snapshot, and seed 004 calls a version immutable.",
-)
 def test_a_local_version_keeps_the_code_it_was_deployed_with(tmp_path: Path) -> None:
     source = tmp_path / "mutable_agent.py"
     source.write_text(_MUTABLE_FLOW.format(answer="deployed"))
@@ -362,6 +357,96 @@ def test_a_local_version_keeps_the_code_it_was_deployed_with(tmp_path: Path) -> 
     source.write_text(_MUTABLE_FLOW.format(answer="edited"))
     handle = KitaruClient().deployments.invoke("mutable_agent", version=deployed.version)
     assert handle.wait(timeout=RUN_TIMEOUT) == "deployed: t"
+    # A new version saves the edited code; the old one still runs what it was deployed with.
+    edited = KitaruClient().deployments.deploy(
+        f"{source}:mutable_agent", inputs={"topic": "t"}, allow_local=True
+    )
+    assert edited.version == deployed.version + 1
+    assert (
+        KitaruClient()
+        .deployments.invoke("mutable_agent", version=edited.version)
+        .wait(timeout=RUN_TIMEOUT)
+        == "edited: t"
+    )
+    assert (
+        KitaruClient()
+        .deployments.invoke("mutable_agent", version=deployed.version)
+        .wait(timeout=RUN_TIMEOUT)
+        == "deployed: t"
+    )
+
+
+_HELPED_FLOW = """
+from kitaru_core import checkpoint, flow
+
+from orphan_helpers.wording import prefix
+
+
+@checkpoint
+def answer(topic: str) -> str:
+    return prefix() + topic
+
+
+@flow
+def orphan_agent(topic: str) -> str:
+    return answer(topic)
+"""
+
+
+def test_a_local_version_runs_after_its_source_files_are_deleted(
+    tmp_path: Path, zenml_client: Any
+) -> None:
+    """The saved copy holds the whole source root, so local modules the flow imports come
+    along; the execution's own source root is the copy, so it can be replayed later too."""
+    project = tmp_path / "project"
+    (project / "orphan_helpers").mkdir(parents=True)
+    (project / "orphan_helpers" / "__init__.py").write_text("")
+    (project / "orphan_helpers" / "wording.py").write_text(
+        "def prefix() -> str:\n    return 'saved: '\n"
+    )
+    (project / "orphan_agent.py").write_text(_HELPED_FLOW)
+    (project / "__pycache__").mkdir()  # bytecode is not source: it is left out
+    (project / "__pycache__" / "orphan_agent.cpython-311.pyc").write_bytes(b"stale")
+    deployed = deployments.deploy(
+        f"{project / 'orphan_agent.py'}:orphan_agent", inputs={"topic": "t"}, allow_local=True
+    )
+    assert deployed.target == f"{(project / 'orphan_agent.py').resolve()}:orphan_agent"
+    snapshot = zenml_client.get_snapshot(deployed.snapshot_id)
+    source = snapshot.pipeline_configuration.extra["kitaru_deployment"]["source"]
+    assert source["file"] == "orphan_agent.py"
+    with tarfile.open(source["archive"]) as archive:  # the local stack's artifact store
+        saved = sorted(archive.getnames())
+    assert saved == ["orphan_agent.py", "orphan_helpers/__init__.py", "orphan_helpers/wording.py"]
+
+    shutil.rmtree(project)
+    handle = KitaruClient().deployments.invoke("orphan_agent", inputs={"topic": "gone"})
+    assert handle.wait(timeout=RUN_TIMEOUT) == "saved: gone"
+    replay = KitaruClient().executions.replay(handle.exec_id, from_="answer")
+    assert replay.wait(timeout=RUN_TIMEOUT) == "saved: gone"
+
+
+def test_a_source_root_too_large_to_save_is_refused_and_saves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kitaru_core.backend import source_archive
+
+    source = tmp_path / "bulky_agent.py"
+    source.write_text(_MUTABLE_FLOW.format(answer="bulky").replace("mutable_agent", "bulky_agent"))
+    (tmp_path / "data.bin").write_bytes(b"x" * 4096)
+    monkeypatch.setattr(source_archive, "MAX_SOURCE_BYTES", 1024)  # instead of writing 25 MB
+    error = refused(
+        KitaruUsageError,
+        "bulky_agent",
+        deployments.deploy,
+        f"{source}:bulky_agent",
+        inputs={"topic": "t"},
+        allow_local=True,
+    )
+    assert error.message.startswith(f"The source root {tmp_path.resolve()} holds")
+    assert "kitaru init" in error.hint
+    assert error.details["limit_bytes"] == 1024
+    assert error.details["bytes"] > 4096
+    assert deployments.list_deployments("bulky_agent") == []
 
 
 # --- selectors against the store -------------------------------------------------------------

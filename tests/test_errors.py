@@ -30,6 +30,7 @@ from kitaru_core.errors import (
     error_body,
     translate_exception,
 )
+from kitaru_core.hints import Surface
 
 # Every class with one instance built the way callers build it, and its stable code.
 INSTANCES: list[tuple[KitaruError, str]] = [
@@ -231,7 +232,7 @@ def test_authorisation_failure_is_not_retryable() -> None:
     error = translate_exception(AuthorizationException("token expired"))
     assert error.code == "backend_error"
     assert error.retryable is False
-    assert "kitaru login" in error.hint
+    assert "kitaru login" in error.hint_for(Surface.CLI) and "connect(" in error.hint
 
 
 def test_value_error_is_a_usage_error() -> None:

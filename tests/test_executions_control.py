@@ -187,13 +187,6 @@ def test_replay_with_new_flow_inputs(reported: dict[str, str]) -> None:
     assert _ran(reported["workdir"]) == dict.fromkeys(CALLS, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A replay of a replay drops the first replay's overrides: an overridden call is not "
-    "a recorded step, so recorded_calls() does not list it and run_again() does not carry its "
-    "value over; it runs live again even when it lies before the new replay point. Fixing it "
-    "needs the overridden calls recorded in order on the run (runtime + backend.replay).",
-)
 def test_replaying_a_replay_keeps_its_overrides_before_the_replay_point(
     reported: dict[str, str],
 ) -> None:
@@ -203,11 +196,57 @@ def test_replaying_a_replay_keeps_its_overrides_before_the_replay_point(
     assert isinstance(first, StartedExecution)
     assert until_finished(first.exec_id).result == "published: GIVEN SUMMARY"
 
+    plan = execution_control.replay(first.exec_id, from_="publish", dry_run=True)
+    assert isinstance(plan, ReplayPlan)
+    assert plan.reused == ["fetch", "analyze", "summarize"]  # the overridden call, in its place
+    assert plan.rerun == ["publish"]
     second = execution_control.replay(first.exec_id, from_="publish")
     assert isinstance(second, StartedExecution)
     replayed = until_finished(second.exec_id)
     assert replayed.result == "published: GIVEN SUMMARY"
+    assert replayed.original_exec_id == first.exec_id
     assert marks(reported["workdir"], "summarize") == ["ran"]
+
+
+def test_a_chain_of_three_replays_keeps_every_earlier_override(
+    reported: dict[str, str],
+) -> None:
+    workdir = reported["workdir"]
+    first = execution_control.replay(
+        reported["exec_id"], overrides={"checkpoint.analyze": {"facts": "GIVEN FACTS", "words": 9}}
+    )
+    assert isinstance(first, StartedExecution)
+    assert until_finished(first.exec_id).result == "published: GIVEN FACTS (9 words)"
+
+    # The second replay overrides a later call; the first replay's override comes along.
+    second_plan = execution_control.replay(
+        first.exec_id, overrides={"checkpoint.summarize": "SECOND"}, dry_run=True
+    )
+    assert second_plan == ReplayPlan(
+        from_checkpoint="summarize",
+        reused=["fetch", "analyze"],
+        overridden=["summarize"],
+        rerun=["publish"],
+    )
+    second = execution_control.replay(first.exec_id, overrides={"checkpoint.summarize": "SECOND"})
+    assert isinstance(second, StartedExecution)
+    assert until_finished(second.exec_id).result == "published: SECOND"
+
+    # The third replays only the last call: both earlier overrides stay in place.
+    third_plan = execution_control.replay(second.exec_id, from_="publish", dry_run=True)
+    assert isinstance(third_plan, ReplayPlan)
+    assert third_plan.reused == ["fetch", "analyze", "summarize"]
+    third = execution_control.replay(second.exec_id, from_="publish")
+    assert isinstance(third, StartedExecution)
+    assert until_finished(third.exec_id).result == "published: SECOND"
+
+    assert _ran(workdir) == {"fetch": 1, "analyze": 1, "summarize": 2, "publish": 4}
+    assert marks(workdir, "publish")[1:] == ["GIVEN FACTS (9 words)", "SECOND", "SECOND"]
+    # Replaying from an overridden call runs it live again (it is the replay point).
+    fourth = execution_control.replay(third.exec_id, from_="summarize")
+    assert isinstance(fourth, StartedExecution)
+    assert until_finished(fourth.exec_id).result == "published: GIVEN FACTS (9 words)"
+    assert _ran(workdir) == {"fetch": 1, "analyze": 1, "summarize": 3, "publish": 5}
 
 
 def test_replay_errors_change_nothing(reported: dict[str, str]) -> None:

@@ -116,8 +116,15 @@ def test_input_to_a_worker_still_polling_continues_it(zenml_client: Any, workdir
     worker = liveness.read(exec_id)
     assert worker is not None and worker["pid"] != os.getpid()
 
-    answered = KitaruClient().executions.input(exec_id, "approval", GOOD)
-    assert answered.pending_wait is None
+    # resume=False cannot hold back a worker that polls: refused, nothing recorded.
+    with pytest.raises(KitaruStateError) as refused:
+        KitaruClient().executions.input(exec_id, "approval", GOOD, resume=False)
+    assert refused.value.details["worker_polling"] is True
+    assert _pending_names(exec_id) == ["approval"]
+
+    answered = executions.answer(exec_id, wait="approval", value=GOOD)
+    assert answered.outcome == executions.AnswerOutcome.CONTINUES
+    assert answered.execution.pending_wait is None
     done = until_finished(exec_id, timeout=60)
 
     assert done.status == ExecutionStatus.COMPLETED
@@ -151,7 +158,8 @@ def test_input_after_the_worker_paused_resumes_it(zenml_client: Any, workdir: st
     assert process_gone(int(first_worker["pid"]))  # the paused worker released its process
     assert executions.get(exec_id).status == ExecutionStatus.WAITING
 
-    executions.input(exec_id, wait="approval", value=GOOD)
+    answered = executions.answer(exec_id, wait="approval", value=GOOD)
+    assert answered.outcome == executions.AnswerOutcome.RESUMING
     done = until_finished(exec_id)
 
     assert done.status == ExecutionStatus.COMPLETED

@@ -15,7 +15,7 @@ from flows_exec import approval, listing, records
 from flows_exec.support import new_salt
 
 from kitaru_core import KitaruClient
-from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError, KitaruValidationError
+from kitaru_core.errors import KitaruNotFoundError, KitaruValidationError
 from kitaru_core.models import ExecutionStatus
 from kitaru_core.rendering import PREVIEW_LIMIT
 from kitaru_core.services import executions
@@ -119,9 +119,10 @@ def test_get_unknown_and_malformed_ids(zenml_client: Any) -> None:
     with pytest.raises(KitaruNotFoundError) as missing:
         executions.get(str(uuid.uuid4()))
     assert missing.value.code == "not_found"
-    with pytest.raises(KitaruUsageError) as malformed:
+    # A malformed id is the same "no such execution" (every operation: test_exec_id_not_found).
+    with pytest.raises(KitaruNotFoundError) as malformed:
         KitaruClient().executions.get("not-an-id")
-    assert malformed.value.code == "usage_error"
+    assert malformed.value.code == "not_found"
     assert "not-an-id" in malformed.value.message
 
 

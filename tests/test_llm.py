@@ -184,6 +184,53 @@ def test_a_flow_records_the_call_as_an_llm_call_checkpoint_with_usage(
     assert prompt in _everything_recorded(zenml_client, handle.exec_id)
 
 
+def test_usage_and_model_show_on_every_read_path(
+    zenml_client: Any, llm_env: pytest.MonkeyPatch
+) -> None:
+    """SDK ``get`` on the local SQLite path and on the ZenML path, CLI ``get -o json`` and MCP
+    ``kitaru_executions_get`` all show the call's model, tokens and cost."""
+    from _mcp_support import call, data
+    from cli_support import kitaru_json
+
+    from kitaru_core.backend import local_store
+    from kitaru_core.services import executions
+    from kitaru_mcp.server import build_server
+
+    llm_env.setenv("KITARU_LLM_MOCK_RESPONSE", "usage please")
+    handle = ask_flow.run(f"usage {new_salt()}", MODEL)
+    assert handle.wait(timeout=120) == "usage please"
+
+    def usage_of(execution: Any) -> Any:
+        (call_,) = [c for c in execution.checkpoints if c.call_id == "llm_call"]
+        return call_.llm_usage
+
+    executions._finished.clear()  # a finished execution is cached once read: read afresh
+    local = usage_of(executions.get(handle.exec_id))
+    executions._finished.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(local_store, "open_local", lambda: None)  # the ZenML path only
+        through_zenml = usage_of(executions.get(handle.exec_id))
+    executions._finished.clear()
+    for usage in (local, through_zenml):
+        assert usage is not None
+        assert usage.model == MODEL
+        assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (10, 20, 30)
+        assert usage.cost_usd is not None and usage.cost_usd > 0
+        assert usage.mocked is True
+    assert local == through_zenml
+
+    expected = local.model_dump(mode="json")
+    cli = kitaru_json("executions", "get", handle.exec_id)
+    assert [c["llm_usage"] for c in cli["checkpoints"] if c["type"] == "llm_call"] == [expected]
+    mcp = data(call(build_server(), "kitaru_executions_get", {"exec_id": handle.exec_id}))
+    assert [c["llm_usage"] for c in mcp["checkpoints"] if c["type"] == "llm_call"] == [expected]
+    # A plain checkpoint carries no usage (this one calls llm() inside, as a plain call).
+    llm_env.setenv("KITARU_DEFAULT_MODEL", MODEL)
+    nested = nested_flow.run(new_salt())
+    nested.wait(timeout=120)
+    assert all(c.llm_usage is None for c in executions.get(nested.exec_id).checkpoints)
+
+
 def test_name_pins_the_call_id_and_unnamed_calls_are_numbered(
     zenml_client: Any, llm_env: pytest.MonkeyPatch, seen_by_litellm: list[dict[str, Any]]
 ) -> None:

@@ -132,15 +132,17 @@ def test_get_of_a_linked_execution_matches_zenml(mixed: dict[str, Any]) -> None:
 
 
 def test_get_of_an_unknown_or_malformed_id_fails_like_zenml(zenml_client: Any) -> None:
-    from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
+    from kitaru_core.errors import KitaruNotFoundError
 
     unknown = "00000000-0000-4000-8000-000000000000"
     with pytest.raises(KitaruNotFoundError, match=unknown):
         local_runs.get_execution(fast(), unknown)
     with pytest.raises(KitaruNotFoundError, match=unknown):
         runs.get_run(unknown)
-    with pytest.raises(KitaruUsageError, match="not an execution id"):
+    with pytest.raises(KitaruNotFoundError, match="nope"):
         local_runs.get_execution(fast(), "nope")
+    with pytest.raises(KitaruNotFoundError, match="nope"):
+        runs.get_run("nope")
 
 
 def test_a_waiting_execution_is_listed_as_waiting(zenml_client: Any, workdir: str) -> None:

@@ -100,7 +100,7 @@ def test_big_values_are_cut_with_a_way_to_get_more(server: KitaruMCPServer, big:
 @pytest.mark.parametrize(
     ("tool", "arguments", "code", "field"),
     [
-        ("kitaru_artifacts_get", {"artifact_id": "not-a-uuid"}, "usage_error", None),
+        ("kitaru_artifacts_get", {"artifact_id": "not-a-uuid"}, "not_found", None),
         (
             "kitaru_artifacts_get",
             {"artifact_id": "00000000-0000-4000-8000-000000000000"},

@@ -205,7 +205,7 @@ def test_list_get_and_latest(server: KitaruMCPServer, greeted: dict[str, Any]) -
         ("kitaru_executions_list", {"status": "sleeping"}, "validation_error", "status"),
         ("kitaru_executions_list", {"cursor": "garbage!"}, "validation_error", "cursor"),
         ("kitaru_executions_list", {"limit": 0}, "validation_error", "limit"),
-        ("kitaru_executions_get", {"exec_id": "not-a-uuid"}, "usage_error", None),
+        ("kitaru_executions_get", {"exec_id": "not-a-uuid"}, "not_found", None),
         (
             "kitaru_executions_get",
             {"exec_id": "00000000-0000-4000-8000-000000000000"},

@@ -49,12 +49,16 @@ def test_read_tools_do_not_load_zenml_in_the_server(zenml_client: Any) -> None:
 def test_a_waiting_execution_starts_loading_zenml(zenml_client: Any) -> None:
     run_in_fresh_process(
         """
-        from kitaru_core.backend import bootstrap
+        from kitaru_core.backend import bootstrap, local_store
         from kitaru_core.models import Execution, ExecutionStatus
         from kitaru_mcp.tools.execution_views import execution_view
 
         execution_view(Execution(exec_id="x", flow="f", status=ExecutionStatus.COMPLETED))
         assert bootstrap._opener is None
+        # On the local store an answer needs no ZenML in the server (backend/local_waits.py).
+        execution_view(Execution(exec_id="x", flow="f", status=ExecutionStatus.WAITING))
+        assert bootstrap._opener is None
+        local_store.open_local = lambda: None  # as on a server: answers go through ZenML
         execution_view(Execution(exec_id="x", flow="f", status=ExecutionStatus.WAITING))
         assert bootstrap._opener is not None
         bootstrap._opener.join(120)

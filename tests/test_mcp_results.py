@@ -3,9 +3,11 @@ values and the server's last-resort size cap. Pure functions: no store needed.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from _mcp_support import error
 from mcp.types import CallToolResult, TextContent
 
 from kitaru_mcp.results import (
@@ -82,5 +84,21 @@ def test_a_result_over_the_size_limit_is_refused() -> None:
         CallToolResult(content=[TextContent(type="text", text="")], structured_content=huge)
     )
     assert isinstance(result, CallToolResult) and result.is_error
-    assert result.structured_content is not None
-    assert result.structured_content["error"]["code"] == "result_too_large"
+    assert error(result)["code"] == "result_too_large"
+
+
+def test_an_error_result_never_carries_structured_content() -> None:
+    # Even if something upstream attached a body, finish_result strips it: strict clients
+    # validate structuredContent against the success schema, even on errors.
+    body = {"error": {"code": "x", "message": "m", "hint": "h", "retryable": False, "details": {}}}
+    raw = CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(body))],
+        structured_content=body,
+        is_error=True,
+    )
+    result = finish_result(raw)
+    assert isinstance(result, CallToolResult) and result.is_error
+    assert result.structured_content is None
+    assert error(result)["code"] == "x"
+    wire = result.model_dump(by_alias=True, exclude_none=True, mode="json")
+    assert "structuredContent" not in wire and wire["isError"] is True

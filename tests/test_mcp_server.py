@@ -61,6 +61,7 @@ EXPECTED: dict[str, tuple[str, bool, bool, bool, bool]] = {
     "kitaru_deployments_untag": (DES, False, True, True, False),
     "kitaru_deployments_delete": (DES, False, True, True, False),
     "kitaru_deployments_curl": (RO, True, False, True, False),
+    "kitaru_flows_list": (RO, True, False, True, False),
     "kitaru_status": (RO, True, False, True, False),
     "kitaru_info": (RO, True, False, True, False),
     "kitaru_server_start": (STD, False, False, True, False),
@@ -101,6 +102,7 @@ IMPLEMENTED = {
     "kitaru_deployments_untag",
     "kitaru_deployments_delete",
     "kitaru_deployments_curl",
+    "kitaru_flows_list",
 }
 REPO = Path(__file__).resolve().parent.parent
 
@@ -168,7 +170,7 @@ def test_a_tool_outside_the_mode_is_refused(mode: str, tool: str, needed: str) -
     body = error(call(server, tool, {"name": "default", "force": True}))
     assert body["code"] == "mode_forbidden"
     assert body["retryable"] is False
-    assert f"--mode {needed}" in body["hint"]
+    assert f"the {needed} mode" in body["hint"] and "--" not in body["hint"]
     assert body["details"] == {"tool": tool, "server_mode": mode, "required_mode": needed}
     assert data(call(server, "kitaru_stacks_list", {"limit": 200}))["items"] == before
 

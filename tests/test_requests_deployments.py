@@ -20,6 +20,7 @@ from kitaru_core.errors import (
     KitaruUsageError,
     KitaruValidationError,
 )
+from kitaru_core.hints import Surface
 from kitaru_core.requests.deployments import (
     DEFAULT_TAG,
     REMOTE_STACK_TYPES,
@@ -211,7 +212,8 @@ def test_a_tag_selector_follows_the_tag() -> None:
 def test_version_and_tag_together_are_a_usage_error() -> None:
     error = _raises(KitaruUsageError, check_selector, 2, "stable")
     assert error.message == "Give either a version or a tag, not both."
-    assert "--version" in error.hint and "--tag" in error.hint
+    assert "--version" in error.hint_for(Surface.CLI) and "--tag" in error.hint_for(Surface.CLI)
+    assert "version=N" in error.hint and "tag=" in error.hint  # the SDK's words
     assert error.details == {"version": 2, "tag": "stable"}
     # The same error wins over any store state, even an empty one.
     again = _raises(KitaruUsageError, resolve_selector, FLOW, [], version=2, tag="stable")
@@ -227,7 +229,8 @@ def test_a_flow_without_deployments_says_so() -> None:
     for version, tag in [(None, None), (1, None), (None, "stable")]:
         error = _raises(KitaruNotFoundError, resolve_selector, FLOW, [], version=version, tag=tag)
         assert error.message == f"Flow '{FLOW}' has no deployments."
-        assert f"kitaru deploy <file>.py:{FLOW}" in error.hint
+        assert f"kitaru deploy <file.py>:{FLOW}" in error.hint_for(Surface.CLI)
+        assert "deployments.deploy(" in error.hint
         assert error.details == {"flow": FLOW}
 
 
@@ -235,8 +238,9 @@ def test_deployments_without_a_default_route_say_so() -> None:
     versions = [VersionTags(1, {"canary": True}), VersionTags(2, {"benchmark": False})]
     error = _raises(KitaruNotFoundError, resolve_selector, FLOW, versions, version=None, tag=None)
     assert error.message == f"Flow '{FLOW}' has deployments but none is routed as default."
-    assert "--tag" in error.hint and "--version" in error.hint
-    assert f"kitaru flow tag {FLOW} default --version N" in error.hint
+    cli_hint = error.hint_for(Surface.CLI)
+    assert "--tag" in cli_hint and "--version" in cli_hint
+    assert f"kitaru flow tag {FLOW} default --version N" in cli_hint
     assert error.details == {
         "flow": FLOW,
         "tags": ["benchmark", "canary"],
@@ -276,7 +280,7 @@ def test_a_shared_tag_on_several_versions_is_ambiguous() -> None:
         f"Tag 'benchmark' of flow '{FLOW}' is shared by versions 2, 3, so it does not pick one "
         "version."
     )
-    assert "--version" in error.hint
+    assert "--version" in error.hint_for(Surface.CLI) and "version=N" in error.hint
     assert error.details == {"flow": FLOW, "tag": "benchmark", "versions": [2, 3]}
 
 
@@ -338,7 +342,7 @@ def test_default_can_never_be_shared() -> None:
 def test_default_cannot_be_removed() -> None:
     error = _raises(KitaruStateError, check_untag, DEFAULT_TAG)
     assert error.message == "The default tag cannot be removed, only moved to another version."
-    assert "kitaru flow tag FLOW default --version N" in error.hint
+    assert "kitaru flow tag FLOW default --version N" in error.hint_for(Surface.CLI)
     assert error.details == {"tag": DEFAULT_TAG}
 
 
@@ -378,8 +382,9 @@ def test_the_remote_stack_guard_names_the_stack_and_the_remote_types() -> None:
     for kind in ("kubernetes", "vertex", "sagemaker", "azureml"):
         assert kind in error.message
     assert set(REMOTE_STACK_TYPES) == {"kubernetes", "vertex", "sagemaker", "azureml"}
-    assert "allow_local" in error.hint and "--allow-local" in error.hint
-    assert "--stack" in error.hint
+    assert "allow_local=True" in error.hint and "--allow-local" in error.hint_for(Surface.CLI)
+    assert "allow_local=true" in error.hint_for(Surface.MCP)
+    assert "--stack" in error.hint_for(Surface.CLI) and "stack=" in error.hint
     assert error.details == {"stack": "default", "remote_types": list(REMOTE_STACK_TYPES)}
 
 

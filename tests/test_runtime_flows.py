@@ -490,11 +490,6 @@ def test_terminal_shows_kitaru_lines_only(zenml_client: Any, clean_env: Any) -> 
     assert set(lines) == set(kitaru), [line for line in lines if line not in kitaru]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="launcher.launch lets ZenML's pydantic warning about the generated PipelineInput "
-    "model reach the terminal when a flow parameter is named like a BaseModel attribute",
-)
 def test_a_parameter_named_schema_prints_no_zenml_warning(zenml_client: Any) -> None:
     import warnings
 

@@ -7,7 +7,8 @@ from uuid import UUID
 
 from kitaru_core.backend.bootstrap import zenml_client
 from kitaru_core.backend.runs import get_run, result_metadata, saved_artifacts
-from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
+from kitaru_core.errors import KitaruNotFoundError
+from kitaru_core.hints import Hint
 from kitaru_core.models import ArtifactInfo
 from kitaru_core.rendering import render_preview
 from kitaru_core.runtime.primitives import SAVED_PREFIX
@@ -56,19 +57,18 @@ def list_for_execution(exec_id: str) -> list[ArtifactInfo]:
 
 def get_with_value(artifact_id: str, *, limit: int) -> ArtifactInfo:
     """One artifact with its value loaded and rendered (bounded to ``limit`` characters)."""
+    # A malformed id names no artifact, exactly like an unknown one (SPEC §1.5).
     try:
         key = UUID(str(artifact_id))
-    except ValueError as exc:
-        raise KitaruUsageError(
-            f"'{artifact_id}' is not an artifact id (expected a UUID).",
-            hint="Find artifact ids with `kitaru artifacts list EXEC_ID`.",
-        ) from exc
-    try:
         artifact = zenml_client().get_artifact_version(key)
-    except KeyError as exc:
+    except (ValueError, KeyError) as exc:
         raise KitaruNotFoundError(
             f"No artifact with id '{artifact_id}'.",
-            hint="Find artifact ids with `kitaru artifacts list EXEC_ID`.",
+            hint=Hint(
+                sdk="Find artifact ids with `KitaruClient().artifacts.list(exec_id)`.",
+                cli="Find artifact ids with `kitaru artifacts list EXEC_ID`.",
+                mcp="Find artifact ids with {tool:kitaru_artifacts_list}.",
+            ),
             details={"artifact_id": artifact_id},
         ) from exc
     producer = getattr(artifact, "producer_step_run_id", None)

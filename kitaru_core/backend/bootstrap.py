@@ -9,11 +9,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kitaru_core.backend import tuning
+from kitaru_core.backend.first_use import FirstUseGuard
+from kitaru_core.backend.preflight import check_reachable
+from kitaru_core.backend.quirks import quiet_flow_input_model
 from kitaru_core.config.env import read_env
 from kitaru_core.config.paths import ensure_config_dir
 from kitaru_core.config.resolver import configured_connection, resolve_connection
 from kitaru_core.config.zenml_env import project_name_to_resolve, translate
-from kitaru_core.errors import KitaruBackendError, KitaruUsageError, translate_exception
+from kitaru_core.errors import (
+    KitaruBackendError,
+    KitaruError,
+    KitaruUsageError,
+    translate_exception,
+)
+from kitaru_core.hints import Hint
 
 if TYPE_CHECKING:
     from zenml.client import Client
@@ -68,29 +77,88 @@ def zenml_client() -> Client:
         if _client is None:
             prepare_environment()
             try:
-                from zenml.client import Client
-
-                from kitaru_core.runtime.terminal import quiet_zenml
-
-                quiet_zenml()
-                client = Client()
-                _ = client.zen_store  # connect now, so failures surface here with a clear error
-                _select_project(client)
-                tuning.apply(client)
-                _source_root_fallback()
-            except KitaruUsageError:
-                raise
+                client = _open_client()
+            except KitaruError:
+                raise  # already says what is wrong (a bad setting, an unreachable server)
             except Exception as exc:
                 error = translate_exception(exc)
                 raise KitaruBackendError(
                     f"Could not open the Kitaru store: {error.message}",
-                    hint="Check KITARU_CONFIG_PATH / KITARU_SERVER_URL with `kitaru status`.",
+                    hint=Hint(
+                        sdk="Check KITARU_CONFIG_PATH and the server connection "
+                        "(KITARU_SERVER_URL or `connect(...)`); re-run with KITARU_DEBUG=1.",
+                        cli="Check KITARU_CONFIG_PATH and the server connection "
+                        "(KITARU_SERVER_URL or `kitaru login`); re-run with KITARU_DEBUG=1.",
+                        mcp="Check KITARU_CONFIG_PATH and the server connection "
+                        "(KITARU_SERVER_URL; see kitaru_status).",
+                    ),
                     details=error.details,
                 ) from exc
             _client = client
             for hook in _opened_hooks:
                 hook()
     return _client
+
+
+def prepare_zenml() -> None:
+    """Kitaru's environment and ZenML's quiet logging, without opening the store — for the
+    operations that change which store is used (``login``, ``logout``), which must work
+    while the current one is unreachable."""
+    prepare_environment()
+    from kitaru_core.runtime.terminal import quiet_zenml
+
+    quiet_zenml()
+    _source_root_fallback()
+
+
+def _open_client() -> Client:
+    # A server named by an env var is checked before ZenML is imported (~1 s): a script using
+    # `kitaru status` as a health check learns at once that the server is down.
+    named = resolve_connection().server_url.value
+    if named:
+        check_reachable(str(named), hint=_unreachable_hint())
+    import zenml
+    from zenml.client import Client
+    from zenml.config.global_config import GlobalConfiguration
+
+    from kitaru_core.runtime.terminal import quiet_zenml
+
+    quiet_zenml()
+    # While the config dir is fresh, one process at a time writes ZenML's config and creates
+    # and migrates the local store; the others wait here, then open the finished store.
+    with FirstUseGuard(zenml.__version__) as guard:
+        store = GlobalConfiguration().store_configuration
+        local = str(store.type.value) == "sql"
+        if not local:
+            guard.release()  # a server migrates its own database
+            if str(store.url) != named:  # a persisted login
+                check_reachable(str(store.url), hint=_unreachable_hint())
+        client = Client()
+        _ = client.zen_store  # connect now, so failures surface here with a clear error
+        if local:
+            guard.mark_ready()
+    _select_project(client)
+    tuning.apply(client)
+    quiet_flow_input_model()
+    _source_root_fallback()
+    return client
+
+
+def _unreachable_hint() -> str:
+    """What to do about an unreachable server, in the words of where its URL came from."""
+    source = resolve_connection().server_url.source
+    if source == "kitaru_env":
+        return (
+            "Start the server or correct KITARU_SERVER_URL; unset KITARU_SERVER_URL and "
+            "KITARU_AUTH_TOKEN to use the local store instead."
+        )
+    if source == "zenml_env":
+        return "Start the server or correct ZENML_STORE_URL; unset it to use the local store."
+    return (
+        "Start the server (`kitaru login` restarts this machine's local server), connect to "
+        "another with `kitaru login URL --api-key KEY`, or go back to the local store with "
+        "`kitaru logout`."
+    )
 
 
 _opener: threading.Thread | None = None

@@ -8,6 +8,7 @@ transaction that attaches it, so a move never leaves zero or two holders.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -17,8 +18,10 @@ from kitaru_core.models import Deployment, DeploymentTag
 from kitaru_core.requests.deployments import VersionTags, parse_snapshot_name, snapshot_name
 
 DEPLOYMENT_KEY = "kitaru_deployment"
+SOURCE_KEY = "source"  # in the deployment info: the saved source of a local version
 _EXCLUSIVE, _SHARED = "kitaru:x:", "kitaru:s:"
 MAX_VERSION_ATTEMPTS = 25
+_PAGE_SIZE = 1000
 
 
 def zenml_tag(tag: str, exclusive: bool) -> str:
@@ -37,6 +40,12 @@ def _kitaru_tags(snapshot: Any) -> dict[str, bool]:
 
 def list_snapshots(flow: str) -> list[Any]:
     """The flow's deployment snapshots, oldest version first."""
+    from zenml.constants import STR_FIELD_MAX_LENGTH
+
+    # No stored snapshot name is longer than ZenML's cap, so such a flow has no deployments;
+    # asking anyway would hand SQLite a LIKE pattern it may refuse ("too complex").
+    if len(snapshot_name(flow, 1)) > STR_FIELD_MAX_LENGTH:
+        return []
     page = zenml_client().list_snapshots(
         name=f"startswith:kitaru::{flow}::v", hydrate=True, size=1000
     )
@@ -46,6 +55,27 @@ def list_snapshots(flow: str) -> list[Any]:
         if parsed and parsed[0] == flow:
             found.append((parsed[1], snapshot))
     return [snapshot for _, snapshot in sorted(found, key=lambda item: item[0])]
+
+
+def list_all_snapshots() -> list[Any]:
+    """Every flow's deployment snapshots, newest first (by creation, then flow and version)."""
+    client = zenml_client()
+    found: list[tuple[Any, str, int, Any]] = []
+    page_number = 1
+    while True:
+        page = client.list_snapshots(
+            name="startswith:kitaru::", hydrate=True, size=_PAGE_SIZE, page=page_number
+        )
+        for snapshot in page.items:
+            parsed = parse_snapshot_name(snapshot.name or "")
+            if parsed:  # other snapshots under the prefix are not Kitaru deployments
+                found.append((snapshot.created, parsed[0], parsed[1], snapshot))
+        if page_number >= page.total_pages:
+            break
+        page_number += 1
+    # Several flows may be deployed within the same clock tick; flow and version break ties.
+    found.sort(key=lambda item: (item[0] is not None, item[0], item[1], item[2]), reverse=True)
+    return [snapshot for *_, snapshot in found]
 
 
 def version_tags(snapshots: list[Any]) -> list[VersionTags]:
@@ -127,6 +157,31 @@ def to_deployment(snapshot: Any) -> Deployment:
         snapshot_id=str(snapshot.id),
         target=info.get("target"),
     )
+
+
+def save_source(target: str, root: Path, stack_id: str) -> dict[str, str]:
+    """Save the source a local version runs from: an archive of ``root`` in the artifact store
+    and the flow file's path inside it (stored with the version's deployment info)."""
+    from kitaru_core.backend import source_archive
+
+    file = Path(target.rpartition(":")[0]).resolve()
+    return {
+        "archive": source_archive.save(root, stack_id),
+        "file": file.relative_to(root.resolve()).as_posix(),
+    }
+
+
+def local_target(snapshot: Any) -> str:
+    """The target a local version's worker loads: the flow in the unpacked copy of the source
+    saved at deploy time. Versions saved before sources were kept fall back to the live file."""
+    from kitaru_core.backend import source_archive
+
+    info = dict((snapshot.pipeline_configuration.extra or {}).get(DEPLOYMENT_KEY) or {})
+    source = info.get(SOURCE_KEY)
+    if not isinstance(source, dict):
+        return str(info.get("target"))
+    root = source_archive.unpack(str(source["archive"]), info.get("stack"))
+    return f"{root / str(source['file'])}:{info['flow']}"
 
 
 def trigger_remote(snapshot_id: str, inputs: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from kitaru_core.backend.status import to_public
-from kitaru_core.models import ArtifactRef, CheckpointCall, Failure, LogEntry
+from kitaru_core.models import ArtifactRef, CheckpointCall, Failure, LlmUsage, LogEntry
 from kitaru_core.runtime.naming import user_text
 
 
@@ -22,18 +22,73 @@ def checkpoint_call(
     started_at: datetime | None,
     ended_at: datetime | None,
     outputs: list[ArtifactRef],
+    metadata: Mapping[str, Any] | None = None,
 ) -> CheckpointCall:
-    """One checkpoint call (its latest attempt); ``extra`` is the step's configured extra."""
+    """One checkpoint call (its latest attempt); ``extra`` is the step's configured extra and
+    ``metadata`` its run metadata (where an ``llm_call`` keeps its usage)."""
+    kind = str(extra.get("kitaru_type", "checkpoint"))
     return CheckpointCall(
         call_id=invocation_id,
         name=str(extra.get("kitaru_name", invocation_id)),
-        type=str(extra.get("kitaru_type", "checkpoint")),
+        type=kind,
         status=to_public(status),
         attempts=int(attempts or 1),
         started_at=started_at,
         ended_at=ended_at,
         cached=str(status) in ("cached", "skipped"),
         outputs=outputs,
+        llm_usage=llm_usage(metadata) if kind == "llm_call" else None,
+        metadata=user_metadata(metadata, llm_call=kind == "llm_call"),
+    )
+
+
+# Keys ``llm()`` logs on its ``llm_call`` checkpoint (``runtime/llm.py``: ``complete`` and
+# ``usage_of``); shown as ``llm_usage`` instead, not as user metadata.
+LLM_USAGE_KEYS = frozenset(
+    {
+        "model",
+        "model_alias",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cost_usd",
+        "finish_reason",
+        "mocked",
+    }
+)
+# Kitaru's own bookkeeping (result record, execution spec, saved artifact ids, …) uses this.
+INTERNAL_PREFIX = "kitaru_"
+
+
+def user_metadata(metadata: Mapping[str, Any] | None, *, llm_call: bool = False) -> dict[str, Any]:
+    """What the user recorded with ``log(**metadata)``: Kitaru's own keys are left out, and on
+    an ``llm_call`` checkpoint the usage keys (already shown as ``llm_usage``)."""
+    return {
+        str(key): value
+        for key, value in (metadata or {}).items()
+        if not str(key).startswith(INTERNAL_PREFIX) and not (llm_call and key in LLM_USAGE_KEYS)
+    }
+
+
+def llm_usage(metadata: Mapping[str, Any] | None) -> LlmUsage | None:
+    """An ``llm_call``'s usage from the metadata ``llm()`` logged (``None`` before it did)."""
+    if not metadata or "model" not in metadata:
+        return None
+
+    def number(key: str, kind: type[int] | type[float]) -> Any:
+        value = metadata.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return kind(value)
+        return None
+
+    return LlmUsage(
+        model=str(metadata["model"]),
+        model_alias=str(metadata["model_alias"]) if metadata.get("model_alias") else None,
+        prompt_tokens=number("prompt_tokens", int),
+        completion_tokens=number("completion_tokens", int),
+        total_tokens=number("total_tokens", int),
+        cost_usd=number("cost_usd", float),
+        mocked=metadata.get("mocked") is True,
     )
 
 
@@ -58,8 +113,18 @@ def _exception_type(info: Mapping[str, Any]) -> str | None:
     return str(source).rsplit(".", 1)[-1] if source else None
 
 
-def checkpoint_failure(invocation_id: str, info: Mapping[str, Any] | None) -> Failure:
-    """A failed checkpoint call; ``info`` is its exception info (message, source, traceback)."""
+def checkpoint_failure(
+    invocation_id: str,
+    info: Mapping[str, Any] | None,
+    run_info: Mapping[str, Any] | None = None,
+) -> Failure:
+    """A failed checkpoint call; ``info`` is its exception info (message, source, traceback).
+
+    A checkpoint that failed outside its body (storing its output on a full disk, say) has
+    none: the run's exception info ``run_info`` then says why.
+    """
+    if not (info and (info.get("message") or info.get("traceback"))):
+        info = run_info
     info = info or {}
     traceback = info.get("traceback")
     return Failure(

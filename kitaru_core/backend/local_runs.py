@@ -16,6 +16,7 @@ from kitaru_core.backend.execution_views import (
     checkpoint_call,
     checkpoint_failure,
     flow_failure,
+    user_metadata,
 )
 from kitaru_core.backend.local_store import (
     LocalStore,
@@ -252,7 +253,8 @@ def get_execution(store: LocalStore, exec_id: str) -> Execution | None:
         steps = _steps(db, run_id)
         status = _public_status(row)
         pending = _pending_wait(db, run_id) if status == ExecutionStatus.WAITING else None
-        result = _run_metadata(db, [run_id], RESULT_KEY).get(run_id)
+        run_metadata = _metadata_of(db, "pipeline_run", run_id)
+    result = run_metadata.get(RESULT_KEY)
     failure = None
     if status == ExecutionStatus.FAILED:
         failure = _failure(row, steps)
@@ -263,6 +265,7 @@ def get_execution(store: LocalStore, exec_id: str) -> Execution | None:
             "pending_wait": pending,
             "failure": failure,
             "frozen_spec": json.loads(row["frozen_spec"]) if row["frozen_spec"] else {},
+            "metadata": user_metadata(run_metadata),
         }
     )
 
@@ -290,6 +293,8 @@ def _steps(db: sqlite3.Connection, run_id: str) -> dict[str, tuple[CheckpointCal
         {"run": run_id},
     ).fetchall()
     outputs = _outputs(db, [row["id"] for row in rows])
+    # Every call shows what the user logged; llm_call ones also their usage and cost.
+    metadata = _metadata(db, "step_run", [row["id"] for row in rows])
     steps: dict[str, tuple[CheckpointCall, Any]] = {}
     for row in rows:
         call = checkpoint_call(
@@ -300,6 +305,7 @@ def _steps(db: sqlite3.Connection, run_id: str) -> dict[str, tuple[CheckpointCal
             started_at=timestamp(row["start_time"]),
             ended_at=timestamp(row["end_time"]),
             outputs=outputs.get(row["id"], []),
+            metadata=metadata.get(row["id"]),
         )
         info = json.loads(row["exception_info"]) if row["exception_info"] else None
         steps[row["name"]] = (call, (row["status"], info))
@@ -326,12 +332,12 @@ def _outputs(db: sqlite3.Connection, step_ids: list[str]) -> dict[str, list[Arti
 
 
 def _failure(row: sqlite3.Row, steps: dict[str, tuple[CheckpointCall, Any]]) -> Failure:
+    run_info = json.loads(row["exception_info"]) if row["exception_info"] else None
     for invocation_id, (_, (status, info)) in steps.items():
         if status == "failed":
-            return checkpoint_failure(invocation_id, info)
+            return checkpoint_failure(invocation_id, info, run_info)
     reason = row["status_reason"]
-    info = json.loads(row["exception_info"]) if row["exception_info"] else None
-    return flow_failure(info, user_text(reason) if reason else None)
+    return flow_failure(run_info, user_text(reason) if reason else None)
 
 
 def _pending_wait(db: sqlite3.Connection, run_id: str) -> PendingWait | None:

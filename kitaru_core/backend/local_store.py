@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
+from kitaru_core.errors import KitaruNotFoundError
 from kitaru_core.models import (
     StackInfo,
     StackListItem,
+    as_utc,
 )
 
 # The ZenML database schema these queries follow (ZenML names its schema versions after releases).
@@ -197,27 +198,21 @@ def hex_id(value: str) -> str:
 
 
 def parse_exec_id(exec_id: str) -> UUID:
-    try:
-        return UUID(str(exec_id))
-    except ValueError as exc:
-        raise KitaruUsageError(
-            f"'{exec_id}' is not an execution id (expected a UUID).",
-            hint="Find execution ids with `kitaru executions list`.",
-            details={"exec_id": exec_id},
-        ) from exc
+    # One rule for every operation: a malformed id is not_found, like an unknown one.
+    from kitaru_core.requests.executions import parse_exec_id as parse
+
+    return parse(exec_id)
 
 
 def not_found(exec_id: str) -> KitaruNotFoundError:
-    return KitaruNotFoundError(
-        f"No execution with id '{exec_id}'.",
-        hint="Find execution ids with `kitaru executions list`.",
-        details={"exec_id": exec_id},
-    )
+    from kitaru_core.requests.executions import unknown_execution
+
+    return unknown_execution(exec_id)
 
 
 def timestamp(value: str | None) -> datetime | None:
-    # ZenML stores naive UTC datetimes and returns them naive.
-    return datetime.fromisoformat(value) if value else None
+    """A stored time as an aware UTC datetime (ZenML stores naive datetimes that mean UTC)."""
+    return as_utc(datetime.fromisoformat(value)) if value else None
 
 
 def in_list(prefix: str, values: list[str], params: dict[str, Any]) -> str:

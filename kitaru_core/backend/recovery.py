@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from zenml.enums import ExecutionStatus as ZenStatus
@@ -10,13 +9,14 @@ from zenml.models import PipelineRunUpdate, StepRunUpdate
 
 from kitaru_core.backend.bootstrap import zenml_client
 from kitaru_core.backend.status import ACTIVE
+from kitaru_core.models import as_utc
 from kitaru_core.runtime import liveness
 from kitaru_core.runtime.naming import LOCAL_LOGS_KEY
 
 
 def _runner_died(run: Any) -> str | None:
-    # ZenML stores naive UTC datetimes.
-    created = run.created.replace(tzinfo=UTC).timestamp() if run.created else None
+    # ZenML stores naive datetimes that mean UTC; as_utc also copes with an aware one.
+    created = as_utc(run.created).timestamp() if run.created else None
     return liveness.death_reason(str(run.id), created=created, resuming=run.status == "resuming")
 
 

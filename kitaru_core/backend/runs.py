@@ -8,7 +8,12 @@ from uuid import UUID
 from zenml.enums import ExecutionStatus as ZenStatus
 
 from kitaru_core.backend.bootstrap import zenml_client
-from kitaru_core.backend.execution_views import checkpoint_call, checkpoint_failure, flow_failure
+from kitaru_core.backend.execution_views import (
+    checkpoint_call,
+    checkpoint_failure,
+    flow_failure,
+    user_metadata,
+)
 from kitaru_core.backend.local_store import not_found, parse_exec_id
 from kitaru_core.backend.status import to_public, zenml_values
 from kitaru_core.models import (
@@ -143,6 +148,7 @@ def _checkpoint_call(invocation_id: str, step: Any) -> CheckpointCall:
         started_at=step.start_time,
         ended_at=step.end_time,
         outputs=outputs,
+        metadata=step.run_metadata,
     )
 
 
@@ -150,7 +156,11 @@ def failure_of(run: Any, steps: dict[str, Any] | None = None) -> Failure | None:
     """Where and why a run failed: the failed checkpoint's exception, else the run's reason."""
     for invocation_id, step in (steps if steps is not None else steps_of(run)).items():
         if step.status == ZenStatus.FAILED:
-            return checkpoint_failure(invocation_id, _plain(step.exception_info))
+            return checkpoint_failure(
+                invocation_id,
+                _plain(step.exception_info),
+                _plain(getattr(run, "exception_info", None)),
+            )
     if to_public(run.status) != ExecutionStatus.FAILED:
         return None
     return flow_failure(_plain(getattr(run, "exception_info", None)), status_reason(run))
@@ -194,6 +204,7 @@ def to_execution(
         failure=failure_of(run, steps) if status == ExecutionStatus.FAILED else None,
         frozen_spec=dict(extra.get(SPEC_KEY) or {}),
         original_exec_id=extra.get(ORIGINAL_KEY),
+        metadata=user_metadata(run.run_metadata),
     )
 
 

@@ -6,9 +6,11 @@ import contextlib
 import importlib.util
 from typing import Any
 
-from kitaru_core.backend.bootstrap import zenml_client
+from kitaru_core.backend.bootstrap import prepare_zenml, zenml_client
+from kitaru_core.backend.preflight import check_reachable
 from kitaru_core.errors import (
     KitaruBackendError,
+    KitaruError,
     KitaruFeatureNotAvailableError,
     KitaruStateError,
     KitaruUsageError,
@@ -54,7 +56,7 @@ def local_server_url() -> str | None:
 def start_local_server(port: int | None = None) -> str:
     """Start (or reuse) the local server daemon on loopback and connect to it; its URL."""
     _require_server_extra()
-    zenml_client()  # Kitaru's environment and config dir first
+    prepare_zenml()  # not zenml_client(): the current store may be an unreachable server
     from zenml.enums import ServerProviderType
     from zenml.zen_server.deploy.deployer import LocalServerDeployer
     from zenml.zen_server.deploy.deployment import LocalServerDeploymentConfig
@@ -83,7 +85,7 @@ def start_local_server(port: int | None = None) -> str:
 
 def stop_local_server() -> bool:
     """Stop the local server daemon (if any) and return to the embedded store."""
-    zenml_client()
+    prepare_zenml()  # works while the server this config dir points at is unreachable
     from zenml.config.global_config import GlobalConfiguration
     from zenml.zen_server.deploy.deployer import LocalServerDeployer
 
@@ -94,27 +96,71 @@ def stop_local_server() -> bool:
     return was_running
 
 
-def connect_remote(url: str, *, api_key: str, project: str | None) -> None:
-    """Connect this config dir to a remote server with an API key (persisted login)."""
-    zenml_client()
+def connect_remote(url: str, *, api_key: str | None, project: str | None, hint: str) -> None:
+    """Connect this config dir to a server (the persisted login), with an API key if given.
+
+    The server is checked first (one short TCP connect), so an unreachable URL fails in
+    seconds and changes nothing. A connection ZenML then refuses leaves the previous login in
+    place and no new credentials behind.
+    """
+    check_reachable(url, hint=hint)
+    prepare_zenml()  # not zenml_client(): the current store may be the unreachable one
     from zenml.config.global_config import GlobalConfiguration
     from zenml.login.credentials_store import get_credentials_store
     from zenml.zen_stores.rest_zen_store import RestZenStoreConfiguration
 
-    get_credentials_store().set_api_key(url, api_key)
+    credentials = get_credentials_store()
+    had_credentials = credentials.get_credentials(url) is not None
+    config = GlobalConfiguration()
+    previous = config.store  # the persisted store config, not opened here
+    if api_key:
+        credentials.set_api_key(url, api_key)
     try:
-        GlobalConfiguration().set_store(RestZenStoreConfiguration(url=url, verify_ssl=True))
+        config.set_store(RestZenStoreConfiguration(url=url, verify_ssl=True))
+        if project:
+            _activate_project(url, project)
     except Exception as exc:
+        _restore(previous, url, forget_credentials=bool(api_key) and not had_credentials)
+        if isinstance(exc, KitaruError):
+            raise
         error = translate_exception(exc)
         raise KitaruBackendError(
             f"Could not connect to {url}: {error.message}",
-            hint="Check the URL and the API key.",
+            hint="Check the URL and the API key (pass one if the server asks for it).",
+            retryable=error.retryable,
+            details={**error.details, "server_url": url},
         ) from exc
-    if project:
-        try:
-            zenml_client().set_active_project(project)
-        except KeyError as exc:
-            raise KitaruUsageError(f"Project '{project}' does not exist on {url}.") from exc
+
+
+def _activate_project(url: str, project: str) -> None:
+    try:
+        zenml_client().set_active_project(project)
+    except KeyError as exc:
+        raise KitaruUsageError(
+            f"Project '{project}' does not exist on {url}.",
+            hint="Give the name of an existing project, or leave it out to use the server's "
+            "default project.",
+            details={"project": project},
+        ) from exc
+
+
+def _restore(previous: Any, url: str, *, forget_credentials: bool) -> None:
+    """Undo a failed connect: the previous store config back, the new credentials gone."""
+    from zenml.config.global_config import GlobalConfiguration
+    from zenml.login.credentials_store import get_credentials_store
+
+    config = GlobalConfiguration()
+    if config.store != previous:
+        with contextlib.suppress(Exception):  # the previous store may be unreachable itself
+            if previous is None:
+                config.set_default_store()
+            else:
+                config.set_store(previous)
+        if previous is not None:
+            config.store = previous  # persisted even when it could not be opened just now
+    if forget_credentials:
+        with contextlib.suppress(Exception):
+            get_credentials_store().clear_credentials(url)
 
 
 def api_token(expires_in: int) -> str:

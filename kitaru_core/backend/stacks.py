@@ -1,7 +1,8 @@
 """Stacks in ZenML: atomic create, delete, use, current, list and show.
 
 Everything Kitaru creates (stack, components, connector) carries the ``kitaru.managed`` label,
-so ``list`` can report ``is_managed`` and ``delete --recursive`` removes only Kitaru's parts.
+so ``list`` can report ``is_managed``, ``delete --recursive`` removes only Kitaru's parts, and
+``create`` may replace the unused Kitaru parts an earlier stack of the same name left behind.
 Business rules (unknown names, the active stack) live in :mod:`kitaru_core.services.stacks`.
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from uuid import UUID
 
 from zenml.client import Client
+from zenml.enums import StackComponentType
 from zenml.models import ComponentRequest, ComponentResponse, ServiceConnectorResponse
 from zenml.stack.utils import validate_stack_component_config
 
@@ -29,10 +32,23 @@ from kitaru_core.errors import (
     KitaruValidationError,
     translate_exception,
 )
+from kitaru_core.hints import Hint
 from kitaru_core.models import StackComponentInfo, StackDetails, StackInfo, StackListItem
 from kitaru_core.requests.stacks import StackCreateRequest
 
+_CHECK_CREDENTIALS = (
+    "Check the credentials (implicit auth also needs "
+    "ZENML_ENABLE_IMPLICIT_AUTH_METHODS=true where the check runs)"
+)
+
 DEFAULT_STACK = views.DEFAULT_STACK
+CONNECTOR_KIND = "service_connector"
+# The component types Kitaru creates, each named after its stack.
+_CREATED_TYPES = (
+    StackComponentType.ORCHESTRATOR,
+    StackComponentType.ARTIFACT_STORE,
+    StackComponentType.CONTAINER_REGISTRY,
+)
 
 # (what, how to remove it) for every part created so far, undone in reverse on failure.
 _UndoLog = list[tuple[str, Callable[[], None]]]
@@ -93,13 +109,66 @@ def flavor_source_root() -> Iterator[None]:
         yield
 
 
-def create_stack(request: StackCreateRequest) -> StackDetails:
-    """Create the connector, components and stack of ``request`` — all of them or none."""
+@dataclass(frozen=True)
+class NamedPart:
+    """A component or service connector with a given name, as the create rule needs to see it.
+
+    ``used_by`` names the stacks using a component, or the components using a connector
+    (``user_ids`` are those components' ids).
+    """
+
+    kind: str  # a component type ("orchestrator", ...) or CONNECTOR_KIND
+    id: str
+    name: str
+    is_managed: bool
+    used_by: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
+
+
+def parts_named(name: str) -> list[NamedPart]:
+    """Every component of a type Kitaru creates, and every service connector, called ``name``."""
+    client = zenml_client()
+    parts: list[NamedPart] = []
+    for component_type in _CREATED_TYPES:
+        for component in views.iterate(
+            client.list_stack_components, name=f"equals:{name}", type=component_type
+        ):
+            stacks = views.iterate(client.list_stacks, component_id=component.id)
+            parts.append(
+                NamedPart(
+                    kind=component_type.value,
+                    id=str(component.id),
+                    name=component.name,
+                    is_managed=is_managed(component.labels),
+                    used_by=tuple(f"stack '{stack.name}'" for stack in stacks),
+                )
+            )
+    for connector in views.iterate(client.list_service_connectors, name=f"equals:{name}"):
+        users = list(views.iterate(client.list_stack_components, connector_id=connector.id))
+        parts.append(
+            NamedPart(
+                kind=CONNECTOR_KIND,
+                id=str(connector.id),
+                name=connector.name,
+                is_managed=is_managed(connector.labels),
+                used_by=tuple(f"{user.type.value} '{user.name}'" for user in users),
+                user_ids=tuple(str(user.id) for user in users),
+            )
+        )
+    return parts
+
+
+def create_stack(request: StackCreateRequest, replace: Sequence[NamedPart] = ()) -> StackDetails:
+    """Create the connector, components and stack of ``request`` — all of them or none.
+
+    ``replace``: leftovers to remove first (the service decides which may go); they are
+    removed only once the request has passed every check that needs no write.
+    """
     with flavor_source_root():
-        return _create_stack(request)
+        return _create_stack(request, replace)
 
 
-def _create_stack(request: StackCreateRequest) -> StackDetails:
+def _create_stack(request: StackCreateRequest, replace: Sequence[NamedPart]) -> StackDetails:
     client = zenml_client()
     connector = specs.connector_spec(request)
     components = specs.component_specs(request)
@@ -107,6 +176,7 @@ def _create_stack(request: StackCreateRequest) -> StackDetails:
     if connector is not None:
         _require_connector_type(client, connector.connector_type, request)
     configs = [_validated_config(spec) for spec in components]
+    _remove_parts(client, replace)
     undo: _UndoLog = []
     try:
         connector_id = _create_connector(client, request, connector, undo) if connector else None
@@ -127,6 +197,15 @@ def _create_stack(request: StackCreateRequest) -> StackDetails:
     except Exception as exc:
         raise _creation_error(request.name, exc, _roll_back(undo)) from exc
     return views.to_details(client.zen_store.get_stack(stack.id), views.active_stack_id(client))
+
+
+def _remove_parts(client: Client, parts: Sequence[NamedPart]) -> None:
+    """Components first: a connector cannot go while a component still points at it."""
+    for part in sorted(parts, key=lambda p: p.kind == CONNECTOR_KIND):
+        if part.kind == CONNECTOR_KIND:
+            client.zen_store.delete_service_connector(UUID(part.id))
+        else:
+            client.zen_store.delete_stack_component(UUID(part.id))
 
 
 def _require_connector_type(
@@ -186,9 +265,11 @@ def _create_connector(
         if request.verify and type(exc).__name__ == "AuthorizationException":
             raise KitaruBackendError(
                 f"The {spec.connector_type} credentials could not be verified: {reason}",
-                hint="Check the credentials (implicit auth also needs "
-                "ZENML_ENABLE_IMPLICIT_AUTH_METHODS=true where the check runs), or register "
-                "without checking: --no-verify (verify=false).",
+                hint=Hint(
+                    sdk=f"{_CHECK_CREDENTIALS}, or register without checking: verify=False.",
+                    cli=f"{_CHECK_CREDENTIALS}, or register without checking: --no-verify.",
+                    mcp=f"{_CHECK_CREDENTIALS}, or register without checking: verify=false.",
+                ),
                 retryable=False,
             ) from None  # the original exception may quote the credentials
         error = translate_exception(exc)

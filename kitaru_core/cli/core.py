@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from kitaru_core.errors import KitaruError, KitaruUsageError, KitaruValidationError
+from kitaru_core.hints import Surface
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -157,9 +158,12 @@ def exit_code_for(error: KitaruError) -> int:
 
 
 def report_error(error: KitaruError, *, as_json: bool) -> int:
-    """Write ``error`` to stderr (one JSON object, or a message and a hint) → exit code."""
+    """Write ``error`` to stderr (one JSON object, or a message and a hint) → exit code.
+
+    The hint is the CLI's own (commands and flags), whichever rule raised the error.
+    """
     if as_json:
-        body = {"error": error.to_dict()}
+        body = {"error": error.to_dict(Surface.CLI)}
         click.echo(json.dumps(body, ensure_ascii=False, default=str), err=True)
         return exit_code_for(error)
     click.echo(click.style("Error: ", fg="red", bold=True) + error.message, err=True)
@@ -168,8 +172,9 @@ def report_error(error: KitaruError, *, as_json: bool) -> int:
         for name, problem in fields.items():
             if str(problem) not in error.message:  # only what the message does not say yet
                 click.echo(f"  {name}: {problem}", err=True)
-    if error.hint:
-        click.echo(click.style("Hint: ", fg="yellow") + error.hint, err=True)
+    hint = error.hint_for(Surface.CLI)
+    if hint:
+        click.echo(click.style("Hint: ", fg="yellow") + hint, err=True)
     return exit_code_for(error)
 
 

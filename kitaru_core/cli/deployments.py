@@ -143,7 +143,7 @@ def invoke_command(
 @click.group("flow")
 @output_option
 def flow_group() -> None:
-    """Manage deployed flows: list, inspect and delete versions, move routing tags."""
+    """Find flows (list) and manage their deployed versions: inspect, delete, move tags."""
 
 
 @flow_group.group("deployments")
@@ -153,21 +153,26 @@ def deployments_group() -> None:
 
 
 @deployments_group.command("list")
-@click.argument("flow")
+@click.argument("flow", required=False)
 @output_option
-def list_command(flow: str) -> None:
-    """List FLOW's deployed versions and their tags (* = exclusive)."""
+def list_command(flow: str | None) -> None:
+    """List FLOW's deployed versions and their tags (* = exclusive), oldest first.
+
+    Without FLOW, list the deployments of every flow, newest first.
+    """
     from kitaru_core.services import deployments
 
     items = deployments.list_deployments(flow)
 
     def human(out: Console) -> None:
         if not items:
-            out.print(f"Flow '{escape(flow)}' has no deployments.")
+            scope = f"Flow '{escape(flow)}' has" if flow and flow.strip() else "No flow has"
+            out.print(f"{scope} no deployments.")
             return
-        grid = table("version", "tags", "stack", "local", "created")
+        grid = table("flow", "version", "tags", "stack", "local", "created")
         for item in items:
             grid.add_row(
+                escape(item.flow),
                 str(item.version),
                 escape(tags_text(item)),
                 escape(item.stack or ""),

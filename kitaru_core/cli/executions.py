@@ -236,20 +236,64 @@ def waiting_command() -> None:
 )
 @click.option("--wait", "wait_name", metavar="NAME", help="Which wait (default: the pending one).")
 @click.option(
-    "--no-resume", is_flag=True, help="Record the answer but do not resume a paused execution."
+    "--no-resume",
+    is_flag=True,
+    help="Record the answer without continuing; `kitaru executions resume` continues it later. "
+    "Only for an execution whose wait timed out (its worker released it): refused while a "
+    "worker still polls the wait, since that worker would go on at once.",
+)
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="After answering, follow the execution until it finishes (or asks again), showing "
+    "checkpoint progress; exit 1 if it fails.",
 )
 @output_option
-def input_command(exec_id: str, value: str | None, wait_name: str | None, no_resume: bool) -> None:
-    """Answer the question EXEC_ID is waiting on; the execution continues."""
+def input_command(
+    exec_id: str, value: str | None, wait_name: str | None, no_resume: bool, follow: bool
+) -> int:
+    """Answer the question EXEC_ID is waiting on; the execution continues in the background.
+
+    \b
+    Examples:
+      kitaru executions input EXEC_ID --wait approve --value true
+      kitaru executions input EXEC_ID --value '{"decision": "approve"}' --follow
+    """
+    from kitaru_core.cli.progress import finish, follow_to_end
     from kitaru_core.services import executions
+    from kitaru_core.services.executions import AnswerOutcome
 
     answer = parse_answer_option(value)
-    execution = executions.input(exec_id, value=answer, wait=wait_name, resume=not no_resume)
+    answered = executions.answer(exec_id, value=answer, wait=wait_name, resume=not no_resume)
+    execution = answered.execution
+    if follow and answered.outcome != AnswerOutcome.RECORDED:
+        if not json_output():
+            note(_answer_line(answered.outcome, execution.exec_id))
+        return finish(follow_to_end(execution.exec_id))
 
     def human(out: Console) -> None:
-        out.print(f"Answered; execution {execution.exec_id} is {execution.status.value}.")
+        out.print(_answer_line(answered.outcome, execution.exec_id))
+        if answered.outcome == AnswerOutcome.RECORDED:
+            out.print(f"Continue it: kitaru executions resume {execution.exec_id}", style="dim")
+        elif not execution.status.is_finished:
+            out.print(f"Follow it: kitaru executions get {execution.exec_id}", style="dim")
 
     emit(execution, human)
+    return 0
+
+
+def _answer_line(outcome: Any, exec_id: str) -> str:
+    """What an answer set in motion, in words (see ``services.executions.AnswerOutcome``)."""
+    from kitaru_core.services.executions import AnswerOutcome
+
+    return {
+        AnswerOutcome.CONTINUES: f"Answered; execution {exec_id} continues.",
+        AnswerOutcome.RESUMING: f"Answered; execution {exec_id} is resuming in the background.",
+        AnswerOutcome.RECORDED: f"Answer recorded; execution {exec_id} stays waiting.",
+        AnswerOutcome.ALREADY_ANSWERED: f"Already answered with this value; nothing new for "
+        f"execution {exec_id}.",
+    }[outcome]
 
 
 @executions_group.command("abort-wait")

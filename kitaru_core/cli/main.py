@@ -18,6 +18,8 @@ from kitaru_core.cli.artifacts import artifacts_group
 from kitaru_core.cli.core import KitaruGroup, output_option
 from kitaru_core.cli.deployments import deploy_command, flow_group, invoke_command
 from kitaru_core.cli.executions import executions_group, run_command
+from kitaru_core.cli.flows import flow_list_command
+from kitaru_core.cli.mcp_config import mcp_group
 from kitaru_core.cli.models import model_group, secrets_group
 from kitaru_core.cli.stacks import stack_group
 from kitaru_core.cli.system import info_command, init_command, status_command
@@ -53,8 +55,10 @@ for command in (
     model_group,
     secrets_group,
     log_store_group,
+    mcp_group,
 ):
     cli.add_command(command)
+flow_group.add_command(flow_list_command)  # ``flow list`` lives beside the deployment commands
 
 
 def run(argv: Sequence[str] | None = None) -> int:

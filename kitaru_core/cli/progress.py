@@ -15,15 +15,23 @@ if TYPE_CHECKING:
     from kitaru_core.models import CheckpointCall, Execution
 
 
-def _progress_line(call: CheckpointCall) -> str | None:
+def _attempts(call: CheckpointCall) -> str:
+    """`` (2 attempts)`` when retries were needed: a slow checkpoint may be a flaky one."""
+    return f" ({call.attempts} attempts)" if call.attempts > 1 else ""
+
+
+def progress_line(call: CheckpointCall) -> str | None:
+    """The line a checkpoint call's current status shows (``None``: nothing to show)."""
     status = call.status.value
     if status == "running":
         return f"  ▸ {call.call_id} started"
     if status == "completed":
-        took = "cached" if call.cached else duration(call.started_at, call.ended_at)
-        return f"  ✓ {call.call_id}" + (f" ({took})" if took else "")
+        if call.cached:
+            return f"  ✓ {call.call_id} (cached)"
+        took = duration(call.started_at, call.ended_at)
+        return f"  ✓ {call.call_id} finished" + (f" in {took}" if took else "") + _attempts(call)
     if status == "failed":
-        return click.style(f"  ✗ {call.call_id} failed", fg="red")
+        return click.style(f"  ✗ {call.call_id} failed{_attempts(call)}", fg="red")
     if status == "cancelled":
         return f"  - {call.call_id} cancelled"
     return None
@@ -62,7 +70,7 @@ def follow_to_end(exec_id: str) -> Execution:
                 if shown.get(call.call_id) == call.status.value:
                     continue
                 shown[call.call_id] = call.status.value
-                line = _progress_line(call)
+                line = progress_line(call)
                 if line and not quiet:
                     click.echo(line, err=True)
             running = [c.call_id for c in execution.checkpoints if c.status.value == "running"]

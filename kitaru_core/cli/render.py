@@ -43,6 +43,10 @@ def jsonable(value: Any) -> Any:
         return [jsonable(item) for item in value]
     if isinstance(value, dict):
         return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, datetime):
+        # RFC 3339 with an offset, as the models serialise (str() would put a space, not T).
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return value
 
 
@@ -189,9 +193,11 @@ def render_execution(out: Console, execution: Execution, *, full: bool = True) -
     """An execution for people: summary, checkpoints, pending question, failure."""
     out.print(fields_table(execution_rows(execution)))
     if full and execution.checkpoints:
-        grid = table("call_id", "checkpoint", "type", "status", "attempts", "cached", "took")
+        logged = any(call.metadata for call in execution.checkpoints)
+        columns = ("call_id", "checkpoint", "type", "status", "attempts", "cached", "took")
+        grid = table(*columns, *(("logged",) if logged else ()))
         for call in execution.checkpoints:
-            grid.add_row(
+            cells = [
                 escape(call.call_id),
                 escape(call.name),
                 call.type,
@@ -199,9 +205,18 @@ def render_execution(out: Console, execution: Execution, *, full: bool = True) -
                 str(call.attempts),
                 yes(call.cached),
                 duration(call.started_at, call.ended_at),
-            )
+            ]
+            if logged:  # the column only appears when some call logged something
+                cells.append(escape(compact(call.metadata, 120)) if call.metadata else "")
+            grid.add_row(*cells)
         out.print()
         out.print(grid)
+    metadata = execution.metadata
+    if full and metadata:
+        out.print()
+        out.print("[bold]Logged metadata[/] (log() at flow scope)")
+        rows = [(escape(key), escape(compact(value, 300))) for key, value in metadata.items()]
+        out.print(fields_table(rows))
     wait = execution.pending_wait
     if wait is not None:
         out.print()

@@ -266,7 +266,9 @@ def create_command(
 def delete_command(name_or_id: str, recursive: bool, force: bool) -> None:
     """Delete stack NAME_OR_ID (the record; with --recursive also its unshared parts).
 
-    The active stack is protected unless --force; `default` cannot be deleted.
+    The active stack is protected unless --force; `default` cannot be deleted. The name can
+    be created again either way: `kitaru stack create NAME` replaces the Kitaru-made parts a
+    plain delete left behind (never parts made outside Kitaru or used by another stack).
     """
     from kitaru_core.requests.stacks import CLI_LABELS, build_stack_delete_request
     from kitaru_core.services import stacks

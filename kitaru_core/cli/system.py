@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kitaru_core.cli.core import output_option
+from kitaru_core.cli.core import EXIT_FAILURE, EXIT_OK, output_option
 from kitaru_core.cli.render import emit, escape, fields_table, note
 
 if TYPE_CHECKING:
@@ -75,25 +75,32 @@ def _render_status(out: Console, status: SystemStatus, extra: list[tuple[str, ob
 
 @click.command("status")
 @output_option
-def status_command() -> None:
+def status_command() -> int:
     """Show the connection, project, active stack, config dir and active KITARU_* variables.
 
-    Secrets are masked. Problems reading the store are reported, not raised.
+    Secrets are masked. Problems (a bad KITARU_* variable, an unreachable server) are listed in
+    the report, which is always printed in full. Exit codes, for health checks in scripts:
+    0 no problem, 1 the report lists a problem, 2 the command itself was called wrongly.
     """
     from kitaru_core.services.system import get_status
 
     status = get_status()
     emit(status, lambda out: _render_status(out, status, []))
+    return EXIT_FAILURE if status.problems else EXIT_OK
 
 
 @click.command("info")
 @output_option
-def info_command() -> None:
-    """Everything `status` shows, plus versions and a timed store health check."""
+def info_command() -> int:
+    """Everything `status` shows, plus versions and a timed store health check.
+
+    Exit codes as for `status`: 1 when a problem is listed or the store check failed.
+    """
     from kitaru_core.services.system import get_info
 
     info = get_info()
     emit(info, lambda out: _render_info(out, info))
+    return EXIT_FAILURE if info.problems or not info.health.ok else EXIT_OK
 
 
 def _render_info(out: Console, info: SystemInfo) -> None:

@@ -1,9 +1,20 @@
-"""Container image settings for remote execution, with Kitaru's package-injection rule."""
+"""Container image settings for remote execution, with Kitaru's package-injection rule.
+
+A remote container must install the same Kitaru that launches the flow. Which requirement
+does that depends on how this Kitaru was installed (PEP 610 ``direct_url.json``): from a
+package index → ``kitaru-mcp==VERSION``; from a VCS URL or a downloadable archive → that URL.
+A source checkout or a local file has no address a container can reach, so no requirement is
+invented for it: :meth:`ImageSettings.with_kitaru_requirement` refuses with what to do instead
+(``KITARU_IMAGE_REQUIREMENT``, an explicit requirement, or a ``base_image`` with Kitaru).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -12,6 +23,8 @@ from kitaru_core.errors import KitaruUsageError
 
 # The distribution remote containers need; it brings the SDK and the worker entry point.
 KITARU_DISTRIBUTION = "kitaru-mcp"
+# A pip requirement line that installs Kitaru in remote containers (wins over the derived one).
+REQUIREMENT_VAR = "KITARU_IMAGE_REQUIREMENT"
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 # URL requirements (``git+https://…#egg=name``) name their project in the fragment.
 _EGG_NAME = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -29,17 +42,86 @@ class ImageSettings(BaseModel):
     dockerfile: str | None = None
     replicate_local_python_environment: bool = False
 
-    def with_kitaru_requirement(self) -> ImageSettings:
-        """Append Kitaru's distribution to ``requirements`` unless the user controls the image.
+    def with_kitaru_requirement(
+        self, install: KitaruInstall | None = None, environ: Mapping[str, str] | None = None
+    ) -> ImageSettings:
+        """Append a requirement that installs Kitaru, unless the user controls the image.
 
-        Not added when already listed (with or without a version pin) or when a ``base_image``
-        or ``dockerfile`` is given: then the image's contents are the user's responsibility.
+        Not added when Kitaru is already listed (with or without a pin, or as a URL) or when a
+        ``base_image`` or ``dockerfile`` is given: then the image's contents are the user's
+        responsibility. Otherwise ``$KITARU_IMAGE_REQUIREMENT``, else the requirement derived
+        from ``install`` (default: this process's Kitaru). Raises :class:`KitaruUsageError`
+        when neither gives an installable requirement. Pure when both arguments are given.
         """
         if self.base_image or self.dockerfile:
             return self
         if any(_is_kitaru(req) for req in self.requirements):
             return self
-        return self.model_copy(update={"requirements": [*self.requirements, KITARU_DISTRIBUTION]})
+        env = os.environ if environ is None else environ
+        install = install if install is not None else installed_kitaru()
+        requirement = env.get(REQUIREMENT_VAR, "").strip() or installable_requirement(install)
+        if requirement is None:
+            raise _not_installable(install)
+        return self.model_copy(update={"requirements": [*self.requirements, requirement]})
+
+
+@dataclass(frozen=True)
+class KitaruInstall:
+    """How the running Kitaru was installed: its version and PEP 610 ``direct_url.json``
+    (``None``: installed from a package index)."""
+
+    version: str | None
+    direct_url: dict[str, Any] | None = None
+
+
+def installed_kitaru() -> KitaruInstall:
+    """This process's Kitaru, as its distribution metadata describes it."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(KITARU_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        # Imported from a source tree that was never installed.
+        return KitaruInstall(version=None, direct_url={"url": "", "dir_info": {}})
+    text = dist.read_text("direct_url.json")
+    try:
+        direct_url = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        direct_url = {"url": "", "dir_info": {}}  # unreadable: do not guess an address
+    return KitaruInstall(version=dist.version, direct_url=direct_url)
+
+
+def installable_requirement(install: KitaruInstall) -> str | None:
+    """A pip requirement that installs this Kitaru anywhere, or ``None`` when there is none."""
+    origin = install.direct_url
+    if origin is None:
+        return f"{KITARU_DISTRIBUTION}=={install.version}" if install.version else None
+    url = str(origin.get("url", ""))
+    if not url.lower().startswith(("https://", "http://", "ssh://")):
+        return None  # a local directory, an editable checkout or a local file
+    fragment = f"#subdirectory={origin['subdirectory']}" if origin.get("subdirectory") else ""
+    vcs = origin.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs") and vcs.get("commit_id"):
+        return f"{KITARU_DISTRIBUTION} @ {vcs['vcs']}+{url}@{vcs['commit_id']}{fragment}"
+    if "archive_info" in origin:
+        return f"{KITARU_DISTRIBUTION} @ {url}{fragment}"
+    return None
+
+
+def _not_installable(install: KitaruInstall) -> KitaruUsageError:
+    origin = install.direct_url or {}
+    url = str(origin.get("url", ""))
+    place = url.removeprefix("file://") or "a source tree"
+    editable = bool((origin.get("dir_info") or {}).get("editable"))
+    how = f"an editable install of {place}" if editable else f"installed from {place}"
+    return KitaruUsageError(
+        f"A remote container cannot install this Kitaru ({how}): no package index or URL "
+        "serves it, so the image would start without Kitaru.",
+        hint=f"Set {REQUIREMENT_VAR} to a pip requirement that installs Kitaru (a wheel URL, "
+        f"or '{KITARU_DISTRIBUTION} @ git+https://…'), add such a requirement to the image's "
+        "requirements, or use a base_image that has Kitaru installed.",
+        details={"install": how, "variable": REQUIREMENT_VAR},
+    )
 
 
 def _requirement_name(requirement: str) -> str:

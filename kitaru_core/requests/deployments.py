@@ -12,6 +12,7 @@ from kitaru_core.errors import (
     KitaruUsageError,
     KitaruValidationError,
 )
+from kitaru_core.hints import DEPLOYMENT_TAGS, Hint
 
 DEFAULT_TAG = "default"
 SNAPSHOT_PREFIX = "kitaru::"
@@ -72,12 +73,29 @@ def check_selector(version: int | None, tag: str | None) -> tuple[int | None, st
     if version is not None and tag is not None:
         raise KitaruUsageError(
             "Give either a version or a tag, not both.",
-            hint="Use --version N to pin a version, or --tag T to follow a route.",
+            hint=Hint(
+                sdk="Pass version=N to pin a version, or tag='T' to follow a route.",
+                cli="Use --version N to pin a version, or --tag T to follow a route.",
+                mcp="Pass version to pin a version, or tag to follow a route.",
+            ),
             details={"version": version, "tag": tag},
         )
     if version is not None:
         return check_version(version), ""
     return None, check_tag(tag) if tag is not None else DEFAULT_TAG
+
+
+def _deploy_first(flow: str) -> Hint:
+    """What to do about a flow without deployments — or a flow given as a target by mistake."""
+    if ":" in flow:  # e.g. "review.py:review": a target, where the flow's name belongs
+        name = flow.rpartition(":")[2] or "NAME"
+        text = f"Name the flow by its name ('{name}'), not by its file target."
+        return Hint(sdk=text, cli=text, mcp=text)
+    return Hint(
+        sdk=f"Deploy it first: `KitaruClient().deployments.deploy('<file.py>:{flow}')`.",
+        cli=f"Deploy it first: `kitaru deploy <file.py>:{flow}`.",
+        mcp=f"{{tool:kitaru_deployments_deploy|deploy it first}} (target '<file.py>:{flow}').",
+    )
 
 
 def resolve_selector(
@@ -88,7 +106,7 @@ def resolve_selector(
     if not versions:
         raise KitaruNotFoundError(
             f"Flow '{flow}' has no deployments.",
-            hint=f"Deploy it first: kitaru deploy <file>.py:{flow}",
+            hint=_deploy_first(flow),
             details={"flow": flow},
         )
     known = sorted(v.version for v in versions)
@@ -96,6 +114,7 @@ def resolve_selector(
         if pinned not in known:
             raise KitaruNotFoundError(
                 f"Flow '{flow}' has no version {pinned}. Versions: {_join(known)}.",
+                hint=DEPLOYMENT_TAGS,
                 details={"flow": flow, "version": pinned, "versions": known},
             )
         return pinned
@@ -105,19 +124,33 @@ def resolve_selector(
         if wanted == DEFAULT_TAG:
             raise KitaruNotFoundError(
                 f"Flow '{flow}' has deployments but none is routed as default.",
-                hint=f"Invoke with --tag or --version, or move default: "
-                f"kitaru flow tag {flow} default --version N",
+                hint=Hint(
+                    sdk="Pass tag= or version=, or move default with "
+                    f"`KitaruClient().deployments.tag('{flow}', 'default', version=N)`.",
+                    cli="Invoke with --tag or --version, or move default with "
+                    f"`kitaru flow tag {flow} default --version N`.",
+                    mcp="Pass tag or version, or "
+                    "{tool:kitaru_deployments_tag|move the default tag to a version}.",
+                ),
                 details={"flow": flow, "tags": all_tags, "versions": known},
             )
         raise KitaruNotFoundError(
             f"Flow '{flow}' has no tag '{wanted}'. Tags: {_join(all_tags)}.",
+            hint=DEPLOYMENT_TAGS,
             details={"flow": flow, "tag": wanted, "tags": all_tags},
         )
     if len(holders) > 1:
         raise KitaruStateError(
             f"Tag '{wanted}' of flow '{flow}' is shared by versions {_join(holders)}, so it "
             "does not pick one version.",
-            hint="Invoke with --version N, or make the tag exclusive on one version.",
+            hint=Hint(
+                sdk="Pass version=N, or make the tag exclusive on one version "
+                "(`KitaruClient().deployments.tag(..., exclusive=True)`).",
+                cli="Invoke with --version N, or make the tag exclusive on one version "
+                "(`kitaru flow tag FLOW TAG --version N --exclusive`).",
+                mcp="Pass version, or make the tag exclusive on one version "
+                "({tool:kitaru_deployments_tag} with exclusive=true).",
+            ),
             details={"flow": flow, "tag": wanted, "versions": holders},
         )
     return holders[0]
@@ -141,7 +174,11 @@ def check_untag(tag: str) -> None:
     if tag == DEFAULT_TAG:
         raise KitaruStateError(
             "The default tag cannot be removed, only moved to another version.",
-            hint="Move it: kitaru flow tag FLOW default --version N",
+            hint=Hint(
+                sdk="Move it: `KitaruClient().deployments.tag(flow, 'default', version=N)`.",
+                cli="Move it: `kitaru flow tag FLOW default --version N`.",
+                mcp="{tool:kitaru_deployments_tag|move it} (tag 'default' on another version).",
+            ),
             details={"tag": tag},
         )
 
@@ -169,8 +206,14 @@ def remote_guard_message(stack: str) -> KitaruStateError:
     return KitaruStateError(
         f"Stack '{stack}' runs flows locally, and deployments need a stack the server can run "
         f"remotely ({_join(list(REMOTE_STACK_TYPES))}).",
-        hint="Deploy with a remote stack (--stack), or pass allow_local / --allow-local for a "
-        "local development deployment.",
+        hint=Hint(
+            sdk="Deploy with a remote stack (stack=...), or pass allow_local=True for a local "
+            "development deployment.",
+            cli="Deploy with a remote stack (--stack), or pass --allow-local for a local "
+            "development deployment.",
+            mcp="Deploy with a remote stack (stack), or pass allow_local=true for a local "
+            "development deployment.",
+        ),
         details={"stack": stack, "remote_types": list(REMOTE_STACK_TYPES)},
     )
 

@@ -4,15 +4,49 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
-from kitaru_core.errors import KitaruUsageError, KitaruValidationError, KitaruWaitValidationError
+from kitaru_core.errors import (
+    KitaruNotFoundError,
+    KitaruUsageError,
+    KitaruValidationError,
+    KitaruWaitValidationError,
+)
+from kitaru_core.hints import EXECUTION_IDS, Hint
 from kitaru_core.models import ExecutionStatus, ReplayPlan
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
 OVERRIDE_PREFIX = "checkpoint."
+
+
+EXEC_ID_HINT = EXECUTION_IDS
+
+
+def unknown_execution(exec_id: object) -> KitaruNotFoundError:
+    """The one error for an execution id that names no execution, malformed or not.
+
+    A malformed id is reported the same way as an unknown one (SPEC §1.5): to the caller both
+    mean "no such execution", and both are fixed by picking an id that exists.
+    """
+    return KitaruNotFoundError(
+        f"No execution with id '{exec_id}'.",
+        hint=EXEC_ID_HINT,
+        details={"exec_id": str(exec_id)},
+    )
+
+
+def parse_exec_id(exec_id: object) -> UUID:
+    """An execution id as a UUID; anything that is not one is :func:`unknown_execution`."""
+    if isinstance(exec_id, UUID):
+        return exec_id
+    try:
+        return UUID(str(exec_id).strip())
+    except ValueError:
+        raise unknown_execution(exec_id) from None
 
 
 def parse_status(
@@ -66,6 +100,26 @@ def decode_cursor(cursor: str | None, *, field: str = "cursor") -> int:
     return offset
 
 
+def _jsonschema() -> Any:
+    """``jsonschema``, imported without ``rfc3987_syntax`` when nothing has imported either.
+
+    jsonschema registers an "iri" format check when that package is installed, and importing it
+    compiles dozens of grammars (~0.5 s, most of a CLI answer's time). Answers are validated
+    without format checks, so it is left out; the only effect on this process is that a
+    jsonschema ``FormatChecker`` does not check the "iri"/"iri-reference" formats.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import jsonschema
+
+        return jsonschema
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # makes the import fail
+    try:
+        import jsonschema
+    finally:
+        del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
 def validate_wait_value(schema: dict[str, Any] | None, value: Any, *, wait: str) -> None:
     """Check an answer against the wait's full JSON schema (nested fields, enums, required).
 
@@ -78,9 +132,7 @@ def validate_wait_value(schema: dict[str, Any] | None, value: Any, *, wait: str)
                 fields={"value": "omit it (send null) to continue"},
             )
         return
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _jsonschema().Draft202012Validator(schema)
     problems = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
     if not problems:
         return
@@ -116,6 +168,21 @@ def parse_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
     return parsed
 
 
+# Where a replay names a checkpoint call, in each surface's spelling.
+_CALL_HINTS = {
+    "from_": Hint(
+        sdk="Pass from_= one of the valid call ids (or a checkpoint name).",
+        cli="Pass --from with one of the valid call ids (or a checkpoint name).",
+        mcp="Pass from_checkpoint as one of the valid call ids (or a checkpoint name).",
+    ),
+    "overrides": Hint(
+        sdk="Key overrides as 'checkpoint.<call_id>' with one of the valid call ids.",
+        cli="Give --override checkpoint.CALL_ID=VALUE with one of the valid call ids.",
+        mcp="Key overrides as 'checkpoint.<call_id>' with one of the valid call ids.",
+    ),
+}
+
+
 def _resolve_call(name: str, calls: Sequence[tuple[str, str]], *, field: str) -> str:
     """A call id from a call id or a checkpoint name (its first call)."""
     for call_id, _ in calls:
@@ -128,6 +195,7 @@ def _resolve_call(name: str, calls: Sequence[tuple[str, str]], *, field: str) ->
     raise KitaruValidationError(
         f"The execution has no checkpoint call {name!r}. Valid: {valid}.",
         fields={field: f"must be one of: {valid}"},
+        hint=_CALL_HINTS.get(field),
         details={"valid": [call_id for call_id, _ in calls]},
     )
 
@@ -153,7 +221,11 @@ def build_replay_plan(
     else:
         raise KitaruUsageError(
             "Replay needs a checkpoint to replay from (from_) or at least one override.",
-            hint="Pass from_='<checkpoint>' or overrides={'checkpoint.<name>': value}.",
+            hint=Hint(
+                sdk="Pass from_='<call_id>' or overrides={'checkpoint.<call_id>': value}.",
+                cli="Pass --from CALL_ID or --override checkpoint.CALL_ID=VALUE.",
+                mcp="Pass from_checkpoint or overrides ({'checkpoint.<call_id>': value}).",
+            ),
         )
     reused = ids[:start]
     rerun = [call_id for call_id in ids[start:] if call_id not in overridden]

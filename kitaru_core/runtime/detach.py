@@ -154,20 +154,23 @@ def _finish(payload: dict[str, Any], log_file: Path) -> StartedJob:
     )
 
 
-def _ready_zygote() -> _Zygote | None:
+def _ready_zygote(wait: bool = True) -> _Zygote | None:
     """The warm pool if it can take a job; waits for one that is still warming up.
 
     A pool that is importing ZenML is seconds ahead of a worker spawned now, and a spawned
-    worker would only compete with it for the CPU.
+    worker would only compete with it for the CPU. ``wait=False`` is for a caller that must
+    return sooner than the pool can be ready (an answer's resume: its worker reports at once).
     """
     zygote = _zygote
     if zygote is None or zygote.process.poll() is not None:
         return None
-    zygote.ready.wait(ZYGOTE_READY_WAIT)
+    zygote.ready.wait(ZYGOTE_READY_WAIT if wait else 0)
     return zygote if zygote.usable() else None
 
 
-def launch_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> StartedJob:
+def launch_job(
+    job: dict[str, Any], *, timeout: float = START_TIMEOUT, wait_for_pool: bool = True
+) -> StartedJob:
     """Run ``job`` in a new detached worker; return what it reported once it started.
 
     Forked from the warm pool when this process started one (fast), else spawned.
@@ -176,7 +179,7 @@ def launch_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> Starte
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"worker-{uuid.uuid4().hex[:12]}.log"
     job = {"cwd": os.getcwd(), **job}
-    zygote = _ready_zygote()
+    zygote = _ready_zygote(wait_for_pool)
     if zygote is not None:
         payload = zygote.submit({**job, "log_file": str(log_file)}, timeout)
         if "exited" in payload:
@@ -186,9 +189,11 @@ def launch_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> Starte
     return _spawn(job, log_file, timeout)
 
 
-def start_job(job: dict[str, Any], *, timeout: float = START_TIMEOUT) -> tuple[str, Path]:
+def start_job(
+    job: dict[str, Any], *, timeout: float = START_TIMEOUT, wait_for_pool: bool = True
+) -> tuple[str, Path]:
     """Run ``job`` in a new detached worker; return ``(exec_id, log_file)`` once it started."""
-    started = launch_job(job, timeout=timeout)
+    started = launch_job(job, timeout=timeout, wait_for_pool=wait_for_pool)
     return started.exec_id, started.log_file
 
 

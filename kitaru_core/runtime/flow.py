@@ -149,8 +149,17 @@ class Flow:
         allow_local: bool = False,
         **inputs: Any,
     ) -> Any:
-        """Save a new deployment version of this flow with representative ``inputs``."""
+        """Save a new deployment version of this flow with representative ``inputs``.
+
+        A flow defined outside a file (``python -c``, a REPL, a notebook) cannot be deployed:
+        no worker could load it again.
+        """
+        from kitaru_core.runtime import interactive
         from kitaru_core.services import deployments
+
+        where = interactive.origin(self.func)
+        if where is not None:
+            raise interactive.refuse_deploy(self.name, where)
 
         return deployments.deploy(
             self, inputs=inputs, tag=tag, exclusive=exclusive, stack=stack, allow_local=allow_local

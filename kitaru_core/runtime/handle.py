@@ -37,7 +37,19 @@ class FlowHandle:
     def wait(self, timeout: float | None = None, *, poll_interval: float = 0.2) -> Any:
         """Block until the execution finishes; return its result or raise why it did not.
 
-        A waiting execution keeps this call blocked until it is answered (or ``timeout``).
+        A ``waiting`` execution finishes only once someone answers its wait, so without a
+        ``timeout`` this call blocks until then — in a script that must not hang, pass one::
+
+            handle = my_flow.run()
+            try:
+                result = handle.wait(timeout=30)
+            except KitaruTimeoutError:
+                ...  # still waiting: answer it (`kitaru executions input ...`), then
+                result = handle.wait()  # wait again, now that it continues
+
+        Raises :class:`KitaruTimeoutError` after ``timeout`` seconds (the execution goes on),
+        :class:`KitaruExecutionError` if it failed or was cancelled, and
+        :class:`KitaruNotFoundError` if ``exec_id`` names no execution.
         """
         from kitaru_core.backend.runs import failure_of, get_run, load_result
 

@@ -18,6 +18,7 @@ from kitaru_core.config.resolver import (
     resolve_execution_config,
 )
 from kitaru_core.errors import KitaruNotFoundError
+from kitaru_core.hints import STACK_NAMES
 from kitaru_core.rendering import render_preview
 from kitaru_core.runtime import cancellation, context, liveness, logcapture, terminal
 from kitaru_core.runtime.naming import (
@@ -169,7 +170,7 @@ def stack_model(name_or_id: str) -> Any:
         names = sorted(stack.name for stack in client.list_stacks(size=200).items)
         raise KitaruNotFoundError(
             f"No stack named '{name_or_id}'. Existing stacks: {', '.join(names)}.",
-            hint="Create it with `kitaru stack create NAME` or pick one of the listed stacks.",
+            hint=STACK_NAMES,
             details={"stack": name_or_id, "available": names},
         ) from exc
 
@@ -252,8 +253,12 @@ def configured_pipeline(
     *,
     local: bool,
     extra: dict[str, Any] | None = None,
+    remote: bool | None = None,
 ) -> Any:
     """The flow's pipeline with the resolved settings and the frozen spec attached.
+
+    ``remote`` (default: ``not local``): the orchestrator runs the flow in containers, whose
+    image must install Kitaru (see :meth:`ImageSettings.with_kitaru_requirement`).
 
     Artifact metadata and visualizations (which Kitaru never shows) are not computed; on a
     local stack Kitaru keeps the logs itself (see ``logcapture``) instead of ZenML's per-step
@@ -261,8 +266,11 @@ def configured_pipeline(
     """
     from zenml.config.retry_config import StepRetryConfig
 
+    from kitaru_core.runtime import interactive
+
     retries = config.retries.value
     spec = config.frozen_spec({"flow": flow.name})
+    where = interactive.origin(flow.func)
     options: dict[str, Any] = {
         "enable_cache": config.cache.value,
         **store_options(local),
@@ -270,6 +278,8 @@ def configured_pipeline(
             SPEC_KEY: spec,
             SOURCE_ROOT_KEY: str(flow_source_root(flow)),
             LOCAL_LOGS_KEY: local,
+            # Marks a flow that only this process can load (see ``runtime/interactive``).
+            **({interactive.INTERACTIVE_KEY: interactive.marker(where)} if where else {}),
             **(extra or {}),
         },
     }
@@ -277,7 +287,8 @@ def configured_pipeline(
         options["retry"] = StepRetryConfig(max_retries=retries, delay=0, backoff=1)
     image = config.image.value
     if image is not None or not local:
-        options["settings"] = {"docker": _docker_settings(image or ImageSettings())}
+        in_containers = not local if remote is None else remote
+        options["settings"] = {"docker": _docker_settings(image or ImageSettings(), in_containers)}
     return flow.zenml_pipeline().with_options(**options)
 
 
@@ -298,14 +309,16 @@ def use_source_root(root: str | Path) -> None:
     source_utils.set_custom_source_root(str(root))
 
 
-def _docker_settings(image: ImageSettings) -> Any:
+def _docker_settings(image: ImageSettings, remote: bool) -> Any:
     """The container settings of a remote run: the user's image settings, Kitaru's package, and
-    the model registry (so ``llm()`` resolves the same aliases there)."""
+    the model registry (so ``llm()`` resolves the same aliases there). Kitaru's package only
+    when containers are built: a local run needs no installable Kitaru."""
     from zenml.config import DockerSettings
 
     from kitaru_core.services.models import registry_environment
 
-    image = image.with_kitaru_requirement()
+    if remote:
+        image = image.with_kitaru_requirement()  # refuses when no container could install it
     return DockerSettings(
         parent_image=image.base_image,
         requirements=image.requirements or None,
@@ -324,15 +337,21 @@ def launch(
 ) -> FlowHandle:
     """Run ``flow`` with ``inputs`` and return its handle (in this process, on ZenML)."""
     from kitaru_core.backend.status import to_public
+    from kitaru_core.runtime import interactive
     from kitaru_core.runtime.handle import FlowHandle
 
+    if interactive.origin(flow.func) is not None:
+        # No file to import the flow from: ZenML names it ``__main__:<alias>`` (loadable here).
+        interactive.allow_flows_without_file()
     config = resolve_config(flow, invocation)
     # One stack model answers both the id and whether Kitaru keeps the logs itself.
     stack_response = _stack_to_run_on(str(config.stack.value))
     stack = str(stack_response.id)
     use_source_root(flow_source_root(flow))
     local = keeps_logs_locally(stack_response)
-    pipeline = configured_pipeline(flow, config, local=local, extra=extra)
+    pipeline = configured_pipeline(
+        flow, config, local=local, extra=extra, remote=not _runs_locally(stack_response)
+    )
     thread = threading.get_ident()
     with _started_lock:
         _last_started.pop(thread, None)

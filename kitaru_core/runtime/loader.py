@@ -18,8 +18,8 @@ def split_target(target: str) -> tuple[str, str]:
     if not sep or not module_part or not attribute.isidentifier():
         raise KitaruUsageError(
             f"'{target}' is not a flow target.",
-            hint="Use <module_or_file>:<flow>, e.g. examples/basic_flow.py:research_agent "
-            "or my_package.flows:research_agent.",
+            hint="Use <file.py>:<flow> or <module>:<flow>, e.g. "
+            "`examples/basic_agent.py`:research_agent or my_package.flows:research_agent.",
             details={"target": target},
         )
     return module_part, attribute

@@ -77,6 +77,12 @@ def register_lazy_alias(func: Callable[..., Any], alias: str, build: Callable[[]
     namespace["__getattr__"] = module_getattr
 
 
+def knows_alias(module: Any, alias: str) -> bool:
+    """Whether ``module`` defines the Kitaru flow or checkpoint behind ``alias``."""
+    registry = getattr(module, _REGISTRY, None)
+    return isinstance(registry, dict) and alias in registry
+
+
 def user_text(text: str) -> str:
     """Strip internal aliases from text shown to users."""
     return text.replace(FLOW_ALIAS_PREFIX, "").replace(CHECKPOINT_ALIAS_PREFIX, "")

@@ -77,10 +77,12 @@ def run_job(job: dict[str, Any], reporter: Reporter) -> None:
         )
         launcher.launch(flow, flow.bind_inputs((), inputs), overrides, extra=job.get("extra"))
     elif kind == "resume":
+        # Reported before anything imports ZenML (seconds): the caller — a CLI answering a
+        # wait — only needs to know that this process took the job over.
+        reporter.send({"exec_id": job["exec_id"]})
         from kitaru_core.backend.control import resume_in_process
         from kitaru_core.runtime.liveness import Heartbeat
 
-        reporter.send({"exec_id": job["exec_id"]})
         # Mark this process as the runner before the run leaves RESUMING, so that no reader
         # mistakes the gap before the flow body starts for a crash.
         heartbeat = Heartbeat(str(job["exec_id"]))
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if job.get("cwd"):
             os.chdir(job["cwd"])
     except (ValueError, OSError) as exc:
-        reporter.send({"error": translate_exception(exc).to_dict()})
+        reporter.send({"error": translate_exception(exc).to_dict(portable=True)})
         return 1
     return 0 if run_job_safely(job, reporter, run_job) else 1
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
 import json
 import os
+import re
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 # Modules a worker imports lazily on its way to the flow body (found by comparing
@@ -83,6 +86,40 @@ def _warm() -> None:
             importlib.import_module(name)
 
 
+# ``llm(`` called, or ``llm`` imported, in a flow's module: its worker will want LiteLLM.
+_USES_LLM = re.compile(rb"\bllm\s*\(|import[^\n]*\bllm\b")
+
+
+def uses_llm(job: dict[str, Any]) -> bool:
+    """Whether the module of a ``run`` job's flow references ``llm`` (read, not imported)."""
+    from kitaru_core.runtime.loader import is_file_target, split_target
+
+    try:
+        module_part, _ = split_target(str(job.get("target") or ""))
+        if is_file_target(module_part):
+            path = Path(job.get("cwd") or ".", module_part).expanduser()
+        else:
+            spec = importlib.util.find_spec(module_part)
+            path = Path(spec.origin) if spec and spec.origin else Path()
+        return bool(_USES_LLM.search(path.read_bytes()))
+    except Exception:  # a target that cannot be read fails later, with the run's own error
+        return False
+
+
+def prefetch_litellm() -> None:
+    """Import LiteLLM in a background thread (its import takes seconds): the flow's first
+    ``llm()`` call then finds it loaded, or waits only for the rest of the import."""
+    import threading
+
+    from kitaru_core.runtime.llm import load_litellm
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # llm() reports a missing LiteLLM itself
+            load_litellm()
+
+    threading.Thread(target=load, name="kitaru-litellm", daemon=True).start()
+
+
 def _freeze_heap() -> None:
     """Exclude the warm heap from garbage collection in every worker.
 
@@ -120,6 +157,8 @@ def _child(job: dict[str, Any], job_id: str, out_fd: int) -> None:
         # of run creation leave cyclic garbage that can wait, and the collections would
         # otherwise run while the caller waits. Collection resumes right after the report.
         gc.disable()
+        if job.get("kind") == "run" and "litellm" not in sys.modules and uses_llm(job):
+            prefetch_litellm()
         reporter = Reporter(out_fd, tag={"job": job_id}, after_send=gc.enable)
         code = 0 if run_job_safely(job, reporter, run_job) else 1
     finally:
@@ -134,7 +173,7 @@ def run_job_safely(job: dict[str, Any], reporter: Any, run_job: Any) -> bool:
         return True
     except BaseException as exc:
         error = translate_exception(exc)
-        reporter.send({"error": error.to_dict()})
+        reporter.send({"error": error.to_dict(portable=True)})
         print(f"[kitaru] worker stopped: {error.code}: {error.message}", file=sys.stderr)
         return False
     finally:
@@ -198,7 +237,15 @@ def main() -> int:
             continue
         job_id = str(request.get("job_id"))
         gc.freeze()  # whatever the zygote allocated since the last fork joins the frozen heap
-        reaper.fork(dict(request.get("job") or {}), job_id)
+        job = dict(request.get("job") or {})
+        reaper.fork(dict(job), job_id)
+        if "litellm" not in sys.modules and job.get("kind") == "run" and uses_llm(job):
+            # The next flow that calls llm() forks with LiteLLM loaded. Imported here, after
+            # the fork and in this one thread, so no fork ever happens mid-import.
+            with contextlib.suppress(Exception):
+                from kitaru_core.runtime.llm import load_litellm
+
+                load_litellm()
     return 0  # stdin closed: the caller is gone
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitaru_core.errors import KitaruError, KitaruStateError, KitaruUsageError, translate_exception
+from kitaru_core.hints import Hint
 from kitaru_core.models import CurlCommand, Deployment, StartedExecution
 from kitaru_core.requests.deployments import (
     DEFAULT_TAG,
@@ -89,6 +90,11 @@ def deploy(
         "stack": str(config.stack.value),
         "target": _target_of(flow),
     }
+    if local:
+        # A version is a saved copy (seed 004): a local one keeps its source, so that editing
+        # or deleting the file later does not change what the version runs.
+        root = launcher.flow_source_root(flow)
+        info["source"] = backend.save_source(str(info["target"]), root, stack_id)
     launcher.use_source_root(launcher.flow_source_root(flow))
     pipeline = launcher.configured_pipeline(
         flow, config, local=launcher.is_local_stack(stack_id), extra={backend.DEPLOYMENT_KEY: info}
@@ -126,10 +132,14 @@ def _not_saved(flow: str, stack: str, exc: Exception) -> KitaruError:
     return error
 
 
-def list_deployments(flow: str) -> list[Deployment]:
+def list_deployments(flow: str | None = None) -> list[Deployment]:
+    """``flow``'s deployed versions, oldest first; without a flow (or a blank one), every
+    flow's deployments, newest first ("what is deployed?")."""
     from kitaru_core.backend import deployments as backend
 
-    return [backend.to_deployment(s) for s in backend.list_snapshots(flow)]
+    name = (flow or "").strip()
+    snapshots = backend.list_snapshots(name) if name else backend.list_all_snapshots()
+    return [backend.to_deployment(s) for s in snapshots]
 
 
 def _resolve(flow: str, version: int | None, tag: str | None) -> tuple[Any, int]:
@@ -217,7 +227,8 @@ def invoke(
 
     if inputs is not None and not isinstance(inputs, dict):
         raise KitaruUsageError("inputs must be a mapping of flow parameter names to values.")
-    deployment = get(flow, version=version, tag=tag)
+    snapshot, _ = _resolve(flow, version, tag)
+    deployment = backend.to_deployment(snapshot)
     _check_input_names(deployment, inputs or {})
     merged = {**deployment.inputs, **(inputs or {})}
     if not deployment.local:
@@ -225,7 +236,7 @@ def invoke(
         return StartedExecution(exec_id=exec_id, status=ExecutionStatus.RUNNING, flow=flow)
     job = {
         "kind": "run",
-        "target": deployment.target,
+        "target": backend.local_target(snapshot),  # the copy saved at deploy time
         "inputs": merged,
         "stack": deployment.stack,
         "extra": {"kitaru_deployment_version": deployment.version},
@@ -252,13 +263,23 @@ def curl(
         raise KitaruStateError(
             f"Version {deployment.version} of flow '{flow}' is a local development deployment; "
             "a server cannot start it.",
-            hint="Deploy to a remote stack to invoke it over HTTP, or use `kitaru invoke`.",
+            hint=Hint(
+                sdk="Deploy to a remote stack to invoke it over HTTP, or use "
+                "`KitaruClient().deployments.invoke(flow)`.",
+                cli="Deploy to a remote stack to invoke it over HTTP, or use `kitaru invoke FLOW`.",
+                mcp="Deploy to a remote stack to invoke it over HTTP, or "
+                "{tool:kitaru_deployments_invoke|invoke it}.",
+            ),
         )
     url = server_url()
     if url is None:
         raise KitaruStateError(
             "curl needs a connection to a Kitaru server; this machine uses the local store.",
-            hint="Connect first: kitaru login <server-url>",
+            hint=Hint(
+                sdk="Connect first: `connect(server_url)`.",
+                cli="Connect first: `kitaru login SERVER`.",
+                mcp="Ask the user to connect to a Kitaru server first (see kitaru_status).",
+            ),
         )
     body = json.dumps(
         {"run_configuration": {"parameters": {**deployment.inputs, **(inputs or {})}}}

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from kitaru_core.errors import KitaruStateError, KitaruUsageError
+from kitaru_core.hints import Hint
 from kitaru_core.models import Execution, ExecutionStatus, ReplayPlan, StartedExecution
 from kitaru_core.requests.executions import build_replay_plan, parse_overrides
 from kitaru_core.services.executions import get
@@ -20,6 +21,59 @@ def _started(exec_id: str, log_file: Any) -> StartedExecution:
     return StartedExecution(
         exec_id=exec_id, status=execution.status, flow=execution.flow, log_file=str(log_file)
     )
+
+
+def require_reloadable(exec_id: str, action: str) -> bool:
+    """Refuse ``action`` on an execution whose flow was defined outside a file (``python -c``,
+    stdin, a REPL, a notebook) unless this process is the session that defined it.
+
+    Such a flow can only be loaded from the ``__main__`` module of that session, so no worker
+    process can run it again. Returns whether this process is that session.
+    """
+    from kitaru_core.runtime import interactive
+
+    run = interactive.lookup(exec_id)
+    if run is None:
+        return False
+    if interactive.defined_here(run):
+        return True
+    raise interactive.refusal(exec_id, run, action)
+
+
+def require_answerable(exec_id: str, condition: Any) -> None:
+    """Take an answer for an execution whose flow was defined outside a file only where it can
+    continue: in its own session, or while that session still polls the wait. Otherwise the
+    answer would need a resume no other process can do, so it is refused and not recorded."""
+    from kitaru_core.backend import waits
+    from kitaru_core.runtime import interactive
+
+    run = interactive.lookup(exec_id)
+    if run is None or interactive.defined_here(run):
+        return
+    if not run.paused and waits.has_active_poller(condition):
+        return
+    raise interactive.refusal(exec_id, run, "continued from this process", answer=True)
+
+
+def resume_without_file(exec_id: str) -> StartedExecution | None:
+    """Resume a paused execution of a flow defined outside a file, in this process (the
+    session that defined it; it blocks until the flow finishes or waits again). ``None`` for
+    a flow from a file (a worker resumes it); a typed refusal from any other process."""
+    from kitaru_core.backend.control import resume_in_process
+
+    if not require_reloadable(exec_id, "resumed"):
+        return None
+    resume_in_process(exec_id)
+    return StartedExecution(exec_id=exec_id, status=get(exec_id).status)
+
+
+def _refuse_in_worker(exec_id: str, action: str) -> None:
+    """Retry and replay always run in a worker process, which cannot load such a flow."""
+    from kitaru_core.runtime import interactive
+
+    run = interactive.lookup(exec_id)
+    if run is not None:
+        raise interactive.refusal(exec_id, run, action)
 
 
 def retry(exec_id: str) -> StartedExecution:
@@ -35,9 +89,16 @@ def retry(exec_id: str) -> StartedExecution:
         raise KitaruStateError(
             f"Execution {exec_id} is {execution.status.value}; only a failed execution can be "
             "retried.",
-            hint="Use replay to run a finished execution again from a checkpoint.",
+            hint=Hint(
+                sdk="Replay it from a checkpoint: "
+                "`KitaruClient().executions.replay(exec_id, from_=...)`.",
+                cli="Replay it from a checkpoint: "
+                "`kitaru executions replay EXEC_ID --from CALL_ID`.",
+                mcp="{tool:kitaru_executions_replay|replay it from a checkpoint}.",
+            ),
             details={"exec_id": exec_id, "status": execution.status.value},
         )
+    _refuse_in_worker(exec_id, "retried")
     job = {
         "kind": "rerun",
         "exec_id": exec_id,
@@ -78,7 +139,13 @@ def replay(
     if not execution.status.is_finished:
         raise KitaruStateError(
             f"Execution {exec_id} is still {execution.status.value}; replay a finished one.",
-            hint="Wait for it to finish, or cancel it first.",
+            hint=Hint(
+                sdk="Wait for it to finish, or cancel it first "
+                "(`KitaruClient().executions.cancel(exec_id)`).",
+                cli="Wait for it to finish, or cancel it first "
+                "(`kitaru executions cancel EXEC_ID`).",
+                mcp="Wait for it to finish, or {tool:kitaru_executions_cancel|cancel it} first.",
+            ),
             details={"exec_id": exec_id, "status": execution.status.value},
         )
     if flow_inputs is not None and not isinstance(flow_inputs, dict):
@@ -86,6 +153,7 @@ def replay(
     plan = plan_replay(exec_id, from_=from_, overrides=overrides)
     if dry_run:
         return plan
+    _refuse_in_worker(exec_id, "replayed")
     values = parse_overrides(overrides)
     by_call = {call: values[name] for call, name in zip(plan.overridden, values, strict=True)}
     job = {

@@ -7,8 +7,10 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitaru_core.config.image import coerce_image
 from kitaru_core.errors import (
@@ -17,6 +19,7 @@ from kitaru_core.errors import (
     KitaruUsageError,
     KitaruValidationError,
 )
+from kitaru_core.hints import PENDING_WAITS, Hint
 from kitaru_core.models import (
     Execution,
     ExecutionStatus,
@@ -31,6 +34,9 @@ from kitaru_core.requests.executions import (
     parse_status,
     validate_wait_value,
 )
+
+if TYPE_CHECKING:
+    from kitaru_core.backend.local_waits import LocalWaits
 
 DEFAULT_LOG_LIMIT = 200
 MAX_LOG_LIMIT = 5000
@@ -202,7 +208,11 @@ def latest(
         )
         raise KitaruNotFoundError(
             f"No execution found{' for ' + wanted if wanted else ''}.",
-            hint="Start one with `kitaru run <file>:<flow>` or widen the filters.",
+            hint=Hint(
+                sdk="Start one with `my_flow.run(...)`, or widen the filters.",
+                cli="Start one with `kitaru run TARGET`, or widen the filters.",
+                mcp="Widen the filters, or {tool:kitaru_executions_run|start one}.",
+            ),
         )
     return get(items[0].exec_id)
 
@@ -262,20 +272,46 @@ def _waiting_through_zenml() -> list[WaitInfo]:
     return found
 
 
-def _require_waiting(exec_id: str, condition: Any) -> None:
+_RETRY_OR_REPLAY = Hint(
+    sdk="Retry a failed execution (`KitaruClient().executions.retry(exec_id)`), or replay a "
+    "finished one (`KitaruClient().executions.replay(exec_id, from_=...)`).",
+    cli="Retry a failed execution (`kitaru executions retry EXEC_ID`), or replay a finished "
+    "one (`kitaru executions replay EXEC_ID --from CALL_ID`).",
+    mcp="{tool:kitaru_executions_retry|retry a failed execution}, or "
+    "{tool:kitaru_executions_replay|replay a finished one}.",
+)
+
+
+def _require_waiting(execution: Execution, condition: Any) -> None:
     """A pending wait takes an answer only while its execution still waits for it."""
-    execution = get(exec_id)  # detects a worker that died while waiting
     if execution.status != ExecutionStatus.WAITING:
         raise KitaruStateError(
-            f"Execution {exec_id} is {execution.status.value}; its wait '{condition.name}' can "
-            "no longer be answered.",
-            hint="Retry a failed execution (it asks again), or replay a finished one.",
+            f"Execution {execution.exec_id} is {execution.status.value}; its wait "
+            f"'{condition.name}' can no longer be answered.",
+            hint=_RETRY_OR_REPLAY,
             details={
-                "exec_id": exec_id,
+                "exec_id": execution.exec_id,
                 "wait": condition.name,
                 "status": execution.status.value,
             },
         )
+
+
+class AnswerOutcome(StrEnum):
+    """What an answer set in motion (the CLI says it in words; :func:`answer` returns it)."""
+
+    CONTINUES = "continues"  # the worker polling the wait goes on by itself
+    RESUMING = "resuming"  # a background worker resumes the paused execution
+    RECORDED = "recorded"  # recorded only (resume=False); ``resume`` continues it later
+    ALREADY_ANSWERED = "already_answered"  # the same answer again: nothing new happened
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An answered wait: the execution as it is now, and what happens next."""
+
+    execution: Execution
+    outcome: AnswerOutcome
 
 
 def input(
@@ -284,10 +320,25 @@ def input(
     """Answer a wait: validate against its JSON schema, record it, and continue the execution.
 
     A worker still polling the wait continues at once; otherwise the execution is resumed in a
-    background worker (unless ``resume=False``). Re-sending the same answer is harmless.
+    background worker. ``resume=False`` records the answer without continuing: it applies to an
+    execution whose worker has released it (the wait timed out), and is refused while a worker
+    still polls the wait (that worker would go on as soon as the answer is in). Re-sending the
+    same answer is harmless.
     """
-    from kitaru_core.backend import waits
+    return answer(exec_id, value=value, wait=wait, resume=resume).execution
 
+
+def answer(
+    exec_id: str, *, value: Any = None, wait: str | None = None, resume: bool = True
+) -> Answered:
+    """:func:`input`, also saying what the answer set in motion (see :class:`AnswerOutcome`)."""
+    from kitaru_core.backend.local_waits import for_answers
+
+    execution = get(exec_id)  # an unknown id is not_found before anything else is asked
+    # On the local store the answer is read and recorded with sqlite3 (no ZenML import: a
+    # CLI answer or an MCP server's first answer is seconds faster); both take the same calls.
+    local = for_answers(exec_id)
+    waits: Any = local if local is not None else _zenml_waits()
     try:
         condition = waits.find_condition(exec_id, wait)
     except KitaruStateError:
@@ -295,29 +346,72 @@ def input(
         # reply) that sends the answer the last wait already got is still harmless.
         answered = waits.list_conditions(exec_id, pending=False) if wait is None else []
         if answered and waits.answered_with(answered[-1]) == ("continue", value):
-            return get(exec_id)
+            return Answered(get(exec_id), AnswerOutcome.ALREADY_ANSWERED)
         raise
     if not waits.is_pending(condition):
-        resolution, result = waits.answered_with(condition)
-        if resolution == "continue" and result == value:
-            return get(exec_id)  # the same answer again: idempotent
-        raise KitaruStateError(
-            f"Wait '{condition.name}' of execution {exec_id} was already answered ({resolution}).",
-            hint="Only a pending wait takes input; see `kitaru executions waiting`.",
-            details={"exec_id": exec_id, "wait": condition.name, "resolution": resolution},
-        )
-    _require_waiting(exec_id, condition)
+        return _answered_before(exec_id, condition, value, waits)
+    _require_waiting(execution, condition)
     validate_wait_value(condition.data_schema, value, wait=condition.name)
-    waits.resolve(condition, value=value)
-    if resume and not waits.has_active_poller(condition):
-        _resume_when_paused(exec_id)
-    return get(exec_id)
+    polling = waits.has_active_poller(condition)
+    if polling and not resume:
+        # The polling worker sees the resolved wait within a poll interval and goes on, so
+        # "record but do not continue" cannot be kept: refuse, and change nothing.
+        raise KitaruStateError(
+            f"Execution {exec_id} is still held by its worker, which polls wait "
+            f"'{condition.name}' and would continue as soon as the answer is in; resume=False "
+            "only applies once the wait has timed out and the worker released the execution.",
+            hint=Hint(
+                sdk="Answer with resume=True to continue now, or answer later, after the "
+                "wait's timeout.",
+                cli="Answer without --no-resume to continue now, or answer later, after the "
+                "wait's timeout.",
+                mcp="Answer with resume=true to continue now, or answer later, after the "
+                "wait's timeout.",
+            ),
+            details={"exec_id": exec_id, "wait": condition.name, "worker_polling": True},
+        )
+    if resume and local is None:  # the local path only takes flows from files: none to check
+        from kitaru_core.services.execution_control import require_answerable
+
+        # A flow defined outside a file: refuse before recording an answer nobody can act on.
+        require_answerable(exec_id, condition)
+    resolved_first = waits.resolve(condition, value=value)
+    if resolved_first is not None:  # another caller answered it a moment before this one
+        return _answered_before(exec_id, resolved_first, value, waits)
+    if polling:
+        outcome = AnswerOutcome.CONTINUES
+    elif resume and _resume_when_paused(exec_id, local) is not None:
+        outcome = AnswerOutcome.RESUMING
+    elif resume:
+        outcome = AnswerOutcome.CONTINUES  # another wait of the run is still pending
+    else:
+        outcome = AnswerOutcome.RECORDED
+    return Answered(get(exec_id), outcome)
+
+
+def _zenml_waits() -> Any:
+    from kitaru_core.backend import waits
+
+    return waits
+
+
+def _answered_before(exec_id: str, condition: Any, value: Any, waits: Any) -> Answered:
+    """A wait resolved already: the same answer again is harmless, anything else a state error."""
+    resolution, result = waits.answered_with(condition)
+    if resolution == "continue" and result == value:  # the same answer again: idempotent
+        return Answered(get(exec_id), AnswerOutcome.ALREADY_ANSWERED)
+    raise KitaruStateError(
+        f"Wait '{condition.name}' of execution {exec_id} was already answered ({resolution}).",
+        hint=PENDING_WAITS,
+        details={"exec_id": exec_id, "wait": condition.name, "resolution": resolution},
+    )
 
 
 def abort_wait(exec_id: str, *, wait: str | None = None) -> Execution:
     """Resolve a pending wait as aborted: the execution ends ``cancelled``."""
     from kitaru_core.backend import waits
 
+    execution = get(exec_id)  # an unknown id is not_found before anything else is asked
     condition = waits.find_condition(exec_id, wait)
     if not waits.is_pending(condition):
         raise KitaruStateError(
@@ -325,20 +419,45 @@ def abort_wait(exec_id: str, *, wait: str | None = None) -> Execution:
             hint="Only a pending wait can be aborted.",
             details={"exec_id": exec_id, "wait": condition.name},
         )
-    _require_waiting(exec_id, condition)
-    waits.resolve(condition, abort=True)
+    _require_waiting(execution, condition)
+    if waits.resolve(condition, abort=True) is not None:  # answered a moment before
+        raise KitaruStateError(
+            f"Wait '{condition.name}' of execution {exec_id} was answered just before.",
+            hint=Hint(
+                sdk="Only a pending wait can be aborted; to stop the execution, "
+                "`KitaruClient().executions.cancel(exec_id)`.",
+                cli="Only a pending wait can be aborted; to stop the execution, "
+                "`kitaru executions cancel EXEC_ID`.",
+                mcp="Only a pending wait can be aborted; to stop the execution, "
+                "{tool:kitaru_executions_cancel|cancel it}.",
+            ),
+            details={"exec_id": exec_id, "wait": condition.name},
+        )
     return get(exec_id)
 
 
-def _resume_when_paused(exec_id: str) -> StartedExecution | None:
-    """Start a resume worker for a paused run with no pending wait left."""
-    from kitaru_core.backend import runs, waits
+def _resume_when_paused(exec_id: str, local: LocalWaits | None = None) -> StartedExecution | None:
+    """Start a resume worker for a paused run with no pending wait left (read on the local
+    store when ``local`` is given: it only takes flows from files, which a worker resumes)."""
     from kitaru_core.runtime.detach import start_job
 
-    run = runs.get_run(exec_id, hydrate=False)
-    if not runs.is_waiting(run) or waits.list_conditions(exec_id):
-        return None
-    exec_id, log_file = start_job({"kind": "resume", "exec_id": exec_id})
+    if local is not None:
+        if not local.paused_without_question(exec_id):
+            return None
+    else:
+        from kitaru_core.backend import runs, waits
+
+        run = runs.get_run(exec_id, hydrate=False)
+        if not runs.is_waiting(run) or waits.list_conditions(exec_id):
+            return None
+        from kitaru_core.services.execution_control import resume_without_file
+
+        continued = resume_without_file(exec_id)  # a flow defined outside a file: only here
+        if continued is not None:
+            return continued
+    # An answer returns once a worker took the resume over: a pool still loading ZenML (a
+    # fresh MCP server) would hold it for seconds, while a spawned worker reports at once.
+    exec_id, log_file = start_job({"kind": "resume", "exec_id": exec_id}, wait_for_pool=False)
     return StartedExecution(exec_id=exec_id, status=ExecutionStatus.RUNNING, log_file=str(log_file))
 
 
@@ -351,14 +470,20 @@ def resume(exec_id: str) -> StartedExecution:
         raise KitaruStateError(
             f"Execution {exec_id} is {execution.status.value}; only a waiting execution can be "
             "resumed.",
-            hint="Use retry for a failed execution, replay to run a finished one again.",
+            hint=_RETRY_OR_REPLAY,
             details={"exec_id": exec_id, "status": execution.status.value},
         )
     if waits.list_conditions(exec_id):
         raise KitaruStateError(
             f"Execution {exec_id} is still waiting for input "
             f"('{execution.pending_wait.name if execution.pending_wait else '?'}').",
-            hint="Answer it with `kitaru executions input`; that resumes it.",
+            hint=Hint(
+                sdk="Answer it with `KitaruClient().executions.input(exec_id, wait, value)`; "
+                "that resumes it.",
+                cli="Answer it with `kitaru executions input EXEC_ID --value VALUE`; that "
+                "resumes it.",
+                mcp="{tool:kitaru_executions_input|answer it}; that resumes it.",
+            ),
             details={"exec_id": exec_id},
         )
     started = _resume_when_paused(exec_id)
@@ -409,7 +534,12 @@ def follow(
         if deadline is not None and time.monotonic() >= deadline:
             raise KitaruTimeoutError(
                 f"Execution {exec_id} is still {execution.status.value} after {timeout:g} s.",
-                hint=f"It goes on in the background: kitaru executions get {exec_id}",
+                hint=Hint(
+                    sdk="It goes on in the background: "
+                    f"`KitaruClient().executions.get('{exec_id}')`.",
+                    cli=f"It goes on in the background: `kitaru executions get {exec_id}`.",
+                    mcp="It goes on in the background: check it with {tool:kitaru_executions_get}.",
+                ),
                 details={"exec_id": exec_id, "status": execution.status.value},
             )
         time.sleep(poll_interval)

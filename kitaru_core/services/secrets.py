@@ -10,11 +10,11 @@ The backend (and so ZenML) is imported inside the functions, so importing this m
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kitaru_core.models import UtcDateTime
 from kitaru_core.requests.models import check_secret_name, check_secret_values
 
 if TYPE_CHECKING:
@@ -28,8 +28,8 @@ class SecretInfo(BaseModel):
 
     name: str
     keys: list[str] = Field(default_factory=list)
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: UtcDateTime | None = None
+    updated_at: UtcDateTime | None = None
 
 
 class SecretDeletion(BaseModel):

@@ -7,9 +7,12 @@ importing this module stays cheap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitaru_core.errors import KitaruNotFoundError, KitaruStateError
+from kitaru_core.hints import STACK_NAMES, Hint
 from kitaru_core.models import StackComponentInfo, StackDetails, StackInfo, StackListItem
 from kitaru_core.requests.stack_fields import oxford_join
 from kitaru_core.requests.stacks import (
@@ -18,7 +21,13 @@ from kitaru_core.requests.stacks import (
     normalize_stack_reference,
 )
 
+if TYPE_CHECKING:
+    from kitaru_core.backend.stacks import NamedPart
+
 DEFAULT_STACK = "default"
+# What Kitaru creates for a stack, every part named after the stack (see backend/stack_specs).
+_LOCAL_PARTS = frozenset({"orchestrator", "artifact_store"})
+_REMOTE_PARTS = _LOCAL_PARTS | {"container_registry", "service_connector"}
 
 
 class StackDeletion(BaseModel):
@@ -72,7 +81,13 @@ def use_stack(name_or_id: str) -> StackInfo:
 
 
 def create_stack(request: StackCreateRequest) -> StackDetails:
-    """Create the stack of a validated request; a failure part-way leaves nothing behind."""
+    """Create the stack of a validated request; a failure part-way leaves nothing behind.
+
+    A name is always creatable again after its stack was deleted: the Kitaru-managed parts an
+    earlier stack of this name left behind (``delete`` without ``recursive``), which no stack
+    uses any more, are replaced. Parts Kitaru did not create, or that a stack still uses, are
+    never touched: if one holds a name the new stack needs, creation is refused.
+    """
     from kitaru_core.backend import stacks as backend
 
     if backend.find_stack(request.name, name_only=True) is not None:
@@ -81,7 +96,60 @@ def create_stack(request: StackCreateRequest) -> StackDetails:
             hint="Pick another name, or delete the existing stack first.",
             details={"stack": request.name},
         )
-    return backend.create_stack(request)
+    leftovers, blocking = _sort_parts(
+        backend.parts_named(request.name), _REMOTE_PARTS if request.is_remote else _LOCAL_PARTS
+    )
+    if blocking:
+        raise _name_taken(request.name, blocking)
+    return backend.create_stack(request, replace=leftovers)
+
+
+def _sort_parts(
+    parts: list[NamedPart], needed: frozenset[str]
+) -> tuple[list[NamedPart], list[NamedPart]]:
+    """(leftovers that may be removed, parts in the way that must stay).
+
+    A leftover is Kitaru-managed and unused: a component in no stack, a connector whose every
+    user is itself a leftover. Other parts block only when the new stack needs their kind.
+    """
+    leftovers = [
+        p for p in parts if p.kind != "service_connector" and p.is_managed and not p.used_by
+    ]
+    gone = {p.id for p in leftovers}
+    leftovers += [
+        p
+        for p in parts
+        if p.kind == "service_connector" and p.is_managed and set(p.user_ids) <= gone
+    ]
+    blocking = [p for p in parts if p not in leftovers and p.kind in needed]
+    return leftovers, blocking
+
+
+def _name_taken(name: str, blocking: list[NamedPart]) -> KitaruStateError:
+    def why(part: NamedPart) -> str:
+        if not part.is_managed:
+            return "not created by Kitaru"
+        return f"used by {oxford_join(list(part.used_by))}"
+
+    listed = [f"{part.kind.replace('_', ' ')} '{part.name}' ({why(part)})" for part in blocking]
+    return KitaruStateError(
+        f"Stack '{name}' was not created: its parts are named after the stack, and "
+        f"{oxford_join(listed)} already {'exists' if len(listed) == 1 else 'exist'}.",
+        hint="Pick another stack name. Kitaru never removes a part it did not create or that "
+        "a stack still uses; remove or rename it yourself if you no longer need it.",
+        details={
+            "stack": name,
+            "conflicts": [
+                {
+                    "kind": p.kind,
+                    "name": p.name,
+                    "managed": p.is_managed,
+                    "used_by": list(p.used_by),
+                }
+                for p in blocking
+            ],
+        },
+    )
 
 
 def delete_stack(request: StackDeleteRequest) -> StackDeletion:
@@ -92,14 +160,24 @@ def delete_stack(request: StackDeleteRequest) -> StackDeletion:
     if stack.name == DEFAULT_STACK:
         raise KitaruStateError(
             "The default stack cannot be deleted: Kitaru falls back to it.",
-            hint="Delete another stack, or switch with `kitaru stack use NAME`.",
+            hint=Hint(
+                sdk="Delete another stack, or switch with `use_stack(name)`.",
+                cli="Delete another stack, or switch with `kitaru stack use NAME`.",
+                mcp="Delete another stack, or {tool:kitaru_stacks_use|switch stacks}.",
+            ),
             details={"stack": stack.name},
         )
     if stack.is_active and not request.force:
         raise KitaruStateError(
             f"Stack '{stack.name}' is the active stack, so it was not deleted.",
-            hint="Switch first (`kitaru stack use default`), or pass force "
-            "(`--force` on the CLI) to switch to the default stack and delete it.",
+            hint=Hint(
+                sdk="Switch first (`use_stack('default')`), or pass force=True to switch to "
+                "the default stack and delete it.",
+                cli="Switch first (`kitaru stack use default`), or pass --force to switch to "
+                "the default stack and delete it.",
+                mcp="Switch first ({tool:kitaru_stacks_use} with name_or_id='default'), or pass "
+                "force=true to switch to the default stack and delete it.",
+            ),
             details={"stack": stack.name, "is_active": True},
         )
     removed, connectors = backend.delete_stack(
@@ -125,7 +203,6 @@ def _require(name_or_id: str) -> StackDetails:
     names = [item.name for item in backend.list_stacks()]
     raise KitaruNotFoundError(
         f"No stack named '{reference}'. Existing stacks: {oxford_join(names) or 'none'}.",
-        hint="Use one of the listed names (`kitaru stack list`), or create it with "
-        "`kitaru stack create`.",
+        hint=STACK_NAMES,
         details={"stack": reference, "existing": names},
     )

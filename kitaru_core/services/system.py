@@ -57,12 +57,19 @@ def get_status() -> SystemStatus:
 
 
 def expect_answer() -> None:
-    """An execution waits for an answer: answering writes through ZenML, so a process that has
-    not loaded it yet (the MCP server on the local store reads without it) starts loading it
-    in the background now, rather than when the answer arrives."""
+    """An execution waits for an answer: where answering writes through ZenML, a process that
+    has not loaded it yet starts loading it in the background now, rather than when the answer
+    arrives. On the local store answers need no ZenML in this process
+    (``backend/local_waits.py``): loading it would only take CPU from the worker that resumes."""
     from kitaru_core.backend.bootstrap import open_in_background
+    from kitaru_core.backend.local_store import open_local
 
-    open_in_background()
+    try:
+        local = open_local() is not None
+    except Exception:  # a configuration problem: the call that needs the store reports it
+        local = False
+    if not local:
+        open_in_background()
 
 
 def get_info() -> SystemInfo:

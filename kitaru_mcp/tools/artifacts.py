@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from kitaru_core.models import ArtifactInfo
+from kitaru_core.models import ArtifactInfo, UtcDateTime
 from kitaru_mcp.results import DEFAULT_LIMIT, Cursor, Limit, Page, paginate
 from kitaru_mcp.tools.execution_views import ExecId
 
@@ -30,7 +29,7 @@ class ArtifactSummary(BaseModel):
     checkpoint: str | None = Field(
         default=None, description="The checkpoint call that produced it (null: the flow body)."
     )
-    created_at: datetime | None = None
+    created_at: UtcDateTime | None = None
 
 
 class ArtifactPage(Page[ArtifactSummary]):
@@ -92,7 +91,7 @@ def kitaru_artifacts_get(
 
     Big values are cut to max_chars and marked `truncated: true`; ask again with a larger
     max_chars (up to 50000) for more. Next: kitaru_executions_get for the execution it belongs
-    to, or kitaru_executions_replay with an override to change it."""
+    to, or {tool:kitaru_executions_replay|replay with an override} to change it."""
     from kitaru_core.services import artifacts
 
     info = artifacts.get(artifact_id, max_chars=max_chars)

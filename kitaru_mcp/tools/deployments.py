@@ -20,7 +20,8 @@ from kitaru_mcp.tools.execution_views import StartedRun, WaitSeconds, follow
 
 
 class DeploymentPage(Page[Deployment]):
-    """A page of a flow's deployed versions, oldest first, each with its routing tags."""
+    """A page of deployed versions, each with its routing tags: one flow's oldest first, or
+    every flow's newest first."""
 
 
 FlowName = Annotated[
@@ -158,18 +159,32 @@ async def kitaru_deployments_invoke(
 
 
 def kitaru_deployments_list(
-    flow: FlowName, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    flow: Annotated[
+        str | None,
+        Field(
+            description="Only this flow's versions (its name), oldest first. Omit it to list "
+            "the deployments of every flow, newest first.",
+            examples=["research_agent"],
+        ),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> DeploymentPage:
-    """List a flow's deployed versions with their routing tags (name, exclusive), stack,
-    saved inputs and input schema; `local` marks development deployments.
+    """List deployed versions with their routing tags (name, exclusive), stack, saved inputs
+    and input schema; `local` marks development deployments. With `flow`: that flow's
+    versions, oldest first. Without it: every flow's deployments, newest first — the answer
+    to "what is deployed?".
 
     Use it to see the routes before invoking or moving tags. Next: kitaru_deployments_get for
-    one version, kitaru_deployments_invoke, kitaru_deployments_tag. Paged: pass `next_cursor`
-    back as `cursor`."""
+    one version; {tool:kitaru_deployments_invoke|invoke one};
+    {tool:kitaru_deployments_tag|move a tag}. Paged: pass `next_cursor` back as `cursor`."""
     from kitaru_core.services import deployments
 
-    items = deployments.list_deployments(flow)
-    return paginate(DeploymentPage, items, kind=f"deployments:{flow}", limit=limit, cursor=cursor)
+    name = (flow or "").strip()
+    items = deployments.list_deployments(name or None)
+    # The cursor kind names the list, so a cursor from one flow's list is refused on another.
+    kind = f"deployments:{name}" if name else "deployments:*"
+    return paginate(DeploymentPage, items, kind=kind, limit=limit, cursor=cursor)
 
 
 def kitaru_deployments_get(
@@ -178,8 +193,8 @@ def kitaru_deployments_get(
     """The one deployed version a tag or version selects (neither: the `default` tag), with
     its tags, stack, saved inputs and input schema.
 
-    Use it to check where a route points before invoking. Next: kitaru_deployments_invoke,
-    or kitaru_deployments_curl for a shell command."""
+    Use it to check where a route points before invoking. Next:
+    {tool:kitaru_deployments_invoke|invoke it}, or kitaru_deployments_curl for a shell command."""
     from kitaru_core.services import deployments
 
     return deployments.get(flow, version=version, tag=tag)
@@ -240,7 +255,7 @@ def kitaru_deployments_curl(
     short-lived token with `kitaru auth token` (no token is inlined).
 
     Refused for local development deployments and without a server connection (see
-    kitaru_status); use kitaru_deployments_invoke instead."""
+    kitaru_status); {tool:kitaru_deployments_invoke|invoke it} instead."""
     from kitaru_core.services import deployments
 
     return deployments.curl(flow, version=version, tag=tag, inputs=inputs)

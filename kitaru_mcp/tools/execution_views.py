@@ -12,7 +12,6 @@ Cheap to import: pydantic models only (services are imported inside the function
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -23,6 +22,7 @@ from kitaru_core.models import (
     Execution,
     ExecutionStatus,
     StartedExecution,
+    UtcDateTime,
 )
 from kitaru_mcp.results import ITEMS_BUDGET, bound_value, json_size, tail_text
 
@@ -33,6 +33,8 @@ TRACEBACK_CHARS = 8_000
 SPEC_CHARS = 8_000
 WAIT_METADATA_CHARS = 8_000
 SUMMARY_RESULT_CHARS = 1_000
+METADATA_CHARS = 8_000  # what log() recorded at flow scope
+CALL_METADATA_CHARS = 2_000  # what log() recorded in one checkpoint call
 
 ExecId = Annotated[
     str,
@@ -62,8 +64,8 @@ class ExecutionSummary(BaseModel):
     flow: str
     status: ExecutionStatus = Field(description="running, waiting, completed, failed or cancelled.")
     status_reason: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: UtcDateTime | None = None
+    ended_at: UtcDateTime | None = None
     stack: str | None = None
     result: Any = Field(
         default=None,
@@ -153,6 +155,14 @@ def execution_view(execution: Execution, *, budget: int = ITEMS_BUDGET) -> Execu
     if shortened:
         update["frozen_spec"] = spec
         cut.append("frozen_spec")
+    metadata, shortened = _bounded_mapping(execution.metadata, METADATA_CHARS)
+    if shortened:
+        update["metadata"] = metadata
+        cut.append("metadata")
+    calls, shortened = _bounded_call_metadata(execution.checkpoints)
+    if shortened:
+        update["checkpoints"] = calls
+        cut.append("checkpoints[].metadata")
     wait = execution.pending_wait
     if wait is not None:
         metadata, shortened = _bounded_mapping(wait.metadata, WAIT_METADATA_CHARS)
@@ -162,8 +172,9 @@ def execution_view(execution: Execution, *, budget: int = ITEMS_BUDGET) -> Execu
     view = ExecutionDetails.model_validate(
         {**execution.model_copy(update=update).model_dump(by_alias=True), "checkpoints": []}
     )
-    checkpoints = _latest_fitting(execution.checkpoints, budget - json_size(view) - 400)
-    omitted = len(execution.checkpoints) - len(checkpoints)
+    all_calls: list[CheckpointCall] = update.get("checkpoints", execution.checkpoints)
+    checkpoints = _latest_fitting(all_calls, budget - json_size(view) - 400)
+    omitted = len(all_calls) - len(checkpoints)
     if omitted:
         cut.append(f"checkpoints (the first {omitted} calls)")
     hint = None
@@ -181,6 +192,17 @@ def execution_view(execution: Execution, *, budget: int = ITEMS_BUDGET) -> Execu
             "hint": hint,
         }
     )
+
+
+def _bounded_call_metadata(calls: list[CheckpointCall]) -> tuple[list[CheckpointCall], bool]:
+    """Each call's logged metadata shortened to ``CALL_METADATA_CHARS``."""
+    bounded: list[CheckpointCall] = []
+    any_cut = False
+    for call in calls:
+        metadata, shortened = _bounded_mapping(call.metadata, CALL_METADATA_CHARS)
+        any_cut = any_cut or shortened
+        bounded.append(call.model_copy(update={"metadata": metadata}) if shortened else call)
+    return bounded, any_cut
 
 
 def _latest_fitting(calls: list[CheckpointCall], budget: int) -> list[CheckpointCall]:
@@ -249,6 +271,7 @@ async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: flo
     if seconds <= 0:
         return started_run(started)
     begin = time.monotonic()
+    progress = _ProgressReporter(ctx, seconds)
     while True:
         try:
             execution = await anyio.to_thread.run_sync(executions.get, started.exec_id)
@@ -263,13 +286,9 @@ async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: flo
                 }
             )
         elapsed = time.monotonic() - begin
-        done = sum(1 for call in execution.checkpoints if call.status == ExecutionStatus.COMPLETED)
-        await ctx.report_progress(
-            min(elapsed, seconds),
-            seconds,
-            f"{execution.status.value}: {done} checkpoint call(s) completed",
-        )
+        await progress.checkpoints(execution, elapsed)
         if execution.status != ExecutionStatus.RUNNING or elapsed >= seconds:
+            await progress.end(execution, elapsed)
             break
         await anyio.sleep(min(POLL_SECONDS, max(seconds - elapsed, 0.01)))
     return StartedRun(
@@ -281,3 +300,43 @@ async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: flo
         log_file=started.log_file,
         next_step=next_step(execution.status, started.exec_id),
     )
+
+
+class _ProgressReporter:
+    """Progress notifications while following an execution: one per checkpoint call that
+    finished (its call id in the message) and one when the follow ends. The value is the time
+    followed, out of ``wait_seconds``; it strictly increases, as the protocol requires, even
+    when several calls are seen finished in the same poll. Without a progress token the SDK
+    sends nothing."""
+
+    def __init__(self, ctx: Context[Any, Any], seconds: float) -> None:
+        self._ctx = ctx
+        self._seconds = seconds
+        self._finished: set[str] = set()
+        self._last = 0.0
+
+    async def checkpoints(self, execution: Execution, elapsed: float) -> None:
+        for call in execution.checkpoints:
+            if call.call_id in self._finished or call.status not in _CALL_FINISHED:
+                continue
+            self._finished.add(call.call_id)
+            await self._send(
+                elapsed,
+                f"checkpoint {call.call_id} {call.status.value} "
+                f"({len(self._finished)} checkpoint call(s) finished)",
+            )
+
+    async def end(self, execution: Execution, elapsed: float) -> None:
+        await self._send(
+            elapsed,
+            f"{execution.status.value}: {len(self._finished)} checkpoint call(s) finished",
+        )
+
+    async def _send(self, elapsed: float, message: str) -> None:
+        value = round(min(elapsed, self._seconds), 3)
+        value = value if value > self._last else round(self._last + 0.001, 3)
+        self._last = value
+        await self._ctx.report_progress(value, self._seconds, message)
+
+
+_CALL_FINISHED = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED})

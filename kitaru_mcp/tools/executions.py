@@ -125,6 +125,8 @@ def kitaru_executions_list(
     items, next_cursor = executions.list_executions(
         flow=flow, status=status, stack=stack, limit=limit, cursor=cursor
     )
+    if any(item.status == ExecutionStatus.WAITING for item in items):
+        expect_answer_if_waiting(ExecutionStatus.WAITING)  # as get, waiting and run do
     return fit_page(
         ExecutionPage,
         [summary_view(item) for item in items],
@@ -139,8 +141,8 @@ def kitaru_executions_get(exec_id: ExecId) -> ExecutionDetails:
     failure (checkpoint, exception, message, traceback), the frozen spec and the result.
 
     Use it to check on a run you started or to diagnose a failure. Next: kitaru_executions_logs
-    for output, kitaru_executions_input to answer a wait, kitaru_executions_retry if failed,
-    kitaru_artifacts_list for stored values."""
+    for output; {tool:kitaru_executions_input|answer a wait}; if failed,
+    {tool:kitaru_executions_retry|retry it}; kitaru_artifacts_list for stored values."""
     from kitaru_core.services import executions
 
     return execution_view(executions.get(exec_id))
@@ -152,8 +154,8 @@ def kitaru_executions_latest(
     """The newest execution (optionally of one flow, with one status, on one stack), in full
     as kitaru_executions_get returns it. not_found when nothing matches.
 
-    Use it for "how did my last run go?". Next: kitaru_executions_logs or
-    kitaru_executions_retry."""
+    Use it for "how did my last run go?". Next: kitaru_executions_logs, or
+    {tool:kitaru_executions_retry|retry it}."""
     from kitaru_core.services import executions
 
     return execution_view(executions.latest(flow=flow, status=status, stack=stack))
@@ -188,7 +190,7 @@ def kitaru_executions_logs(
 
     Use it to see what a running execution is doing or why one failed. Narrow with
     `checkpoint`; `truncated` tells you more lines exist. Next: kitaru_executions_get for
-    status and failure, kitaru_executions_retry once the cause is fixed."""
+    status and failure; once the cause is fixed, {tool:kitaru_executions_retry|retry it}."""
     from kitaru_core.services import executions
 
     entries, more = executions.logs(exec_id, checkpoint=checkpoint, limit=limit, head=head)
@@ -286,9 +288,10 @@ def kitaru_executions_waiting(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = Non
     """Every wait that is pending across executions (oldest first): exec_id, flow, wait name,
     the question, the JSON schema the answer must satisfy, and metadata.
 
-    Use it to find executions blocked on a human or agent decision. Next: answer with
-    kitaru_executions_input (value must fit the schema), or kitaru_executions_abort_wait to
-    cancel. Paged: pass `next_cursor` back as `cursor`."""
+    Use it to find executions blocked on a human or agent decision. Next:
+    {tool:kitaru_executions_input|answer it}, with a value that fits the schema, or
+    {tool:kitaru_executions_abort_wait|abort the wait}; kitaru_executions_get shows the
+    execution in full. Paged: pass `next_cursor` back as `cursor`."""
     from kitaru_core.services import executions
 
     waits = executions.waiting()
@@ -313,7 +316,9 @@ def kitaru_executions_input(
         bool,
         Field(
             description="Continue the execution right away (default true). false only records "
-            "the answer; kitaru_executions_resume continues later."
+            "the answer and kitaru_executions_resume continues later; it applies only once "
+            "the wait has timed out (its worker released the execution) and is refused "
+            "(invalid_state, nothing changed) while a worker still polls the wait."
         ),
     ] = True,
 ) -> ExecutionDetails:

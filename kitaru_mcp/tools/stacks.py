@@ -50,8 +50,9 @@ def kitaru_stacks_list(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> S
     """List the stacks flows can run on, with the active one marked (`is_active`) and those
     Kitaru created marked `is_managed`.
 
-    Use it to find a stack name before kitaru_stacks_show, kitaru_stacks_use or running a flow
-    on a given stack. Paged: pass `next_cursor` back as `cursor` while it is not null."""
+    Use it to find a stack name for kitaru_stacks_show, for running a flow on a given stack,
+    or to {tool:kitaru_stacks_use|switch stacks}. Paged: pass `next_cursor` back as `cursor`
+    while it is not null."""
     from kitaru_core.services import stacks
 
     return paginate(StackPage, stacks.list_stacks(), kind=_PAGE_KIND, limit=limit, cursor=cursor)
@@ -60,7 +61,7 @@ def kitaru_stacks_list(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> S
 def kitaru_stacks_current() -> StackInfo:
     """The active stack: the one new executions run on unless a stack is given explicitly.
 
-    Next: kitaru_stacks_show for its components, kitaru_stacks_use to switch."""
+    Next: kitaru_stacks_show for its components; {tool:kitaru_stacks_use|switch}."""
     from kitaru_core.services import stacks
 
     return stacks.current_stack()
@@ -75,7 +76,7 @@ def kitaru_stacks_show(
     """Details of one stack: its type, components (orchestrator, artifact store, container
     registry) with flavors and key configuration (secrets masked), and its service connector.
 
-    Use it to check where a stack runs and stores artifacts, e.g. after kitaru_stacks_create.
+    Use it to check where a stack runs and stores artifacts, e.g. one from kitaru_stacks_list.
     Unknown names fail with not_found listing the stacks that exist."""
     from kitaru_core.services import stacks
 

@@ -86,7 +86,8 @@ def kitaru_server_start(
     the `server` extra (the error names it when missing). Takes several seconds the first time.
 
     Use it when the user asks for the dashboard or a shared local server. Next: kitaru_status
-    to confirm the connection; kitaru_server_stop returns to the embedded local store."""
+    to confirm the connection. To return to the embedded local store,
+    {tool:kitaru_server_stop|stop the server}."""
     from kitaru_core.services import server
 
     return server.login(port=port)

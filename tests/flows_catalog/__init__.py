@@ -1,0 +1,1 @@
+"""Flows for the flow-catalogue and logged-metadata tests."""

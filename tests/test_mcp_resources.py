@@ -1,0 +1,366 @@
+"""Executions and waits as MCP resources, change events for listening clients, and progress
+per finished checkpoint — through the official client (in memory, and one stdio subprocess),
+against this process's real store with flows running in real workers.
+
+No timed assertions: a test waits for the event it expects with a generous timeout and asserts
+that it came.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from _mcp_flows import FLOWS_DIR, call_with_progress, new_salt, settle, target
+from _mcp_support import call, data
+from mcp import Client
+from mcp.client.subscriptions import Subscription
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import ResourceUpdated
+
+from kitaru_mcp.resources import WAITING_URI, execution_logs_uri, execution_uri
+from kitaru_mcp.server import KitaruMCPServer, build_server
+from kitaru_mcp.watcher import WatchingBus
+
+REPO = Path(__file__).resolve().parent.parent
+EVENT_TIMEOUT = 120.0  # generous: a loaded machine may take long to run a flow
+
+
+@pytest.fixture(scope="module")
+def server(zenml_client: Any) -> KitaruMCPServer:
+    return build_server("standard", allow_paths=[FLOWS_DIR])
+
+
+@pytest.fixture(scope="module")
+def greeted(server: KitaruMCPServer) -> dict[str, Any]:
+    """One completed greet_flow execution, started with wait_seconds (progress collected)."""
+    arguments = {
+        "target": target("greet_flow"),
+        "args": {"name": "Ada", "salt": new_salt()},
+        "wait_seconds": 60,
+    }
+    result, progress = call_with_progress(server, "kitaru_executions_run", arguments)
+    started = data(result)
+    settle(server, started["exec_id"])
+    return {"exec_id": started["exec_id"], "progress": progress}
+
+
+def _bus(server: KitaruMCPServer) -> WatchingBus:
+    bus = server.live_updates
+    assert bus is not None
+    return bus
+
+
+async def _read_json(client: Client, uri: str) -> Any:
+    result = await client.read_resource(uri)
+    assert len(result.contents) == 1
+    content = result.contents[0]
+    assert content.mime_type == "application/json" and str(content.uri) == uri
+    return json.loads(getattr(content, "text", ""))
+
+
+async def _tool(client: Client, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, result.content
+    return data(result)
+
+
+@asynccontextmanager
+async def _listening(client: Client, *uris: str) -> AsyncIterator[Subscription]:
+    async with client.listen(resource_subscriptions=list(uris)) as subscription:
+        assert set(subscription.honored.resource_subscriptions or ()) == set(uris)
+        yield subscription
+
+
+async def _next_update(subscription: Subscription) -> str:
+    with anyio.fail_after(EVENT_TIMEOUT):
+        event = await subscription.__anext__()
+    assert isinstance(event, ResourceUpdated), event
+    return event.uri
+
+
+# ----------------------------------------------------------------------- listing, reading
+
+
+@pytest.mark.parametrize("mode", ["read-only", "standard", "destructive"])
+def test_resources_and_templates_are_listed_in_every_mode(mode: str) -> None:
+    async def go() -> tuple[list[str], list[str]]:
+        async with Client(build_server(mode)) as client:
+            listed = (await client.list_resources()).resources
+            templates = (await client.list_resource_templates()).resource_templates
+            return [str(r.uri) for r in listed], [t.uri_template for t in templates]
+
+    resources, templates = anyio.run(go)
+    assert resources == [WAITING_URI]
+    assert sorted(templates) == [
+        "kitaru://executions/{exec_id}",
+        "kitaru://executions/{exec_id}/logs",
+    ]
+
+
+def test_each_resource_reads_like_its_tool(
+    server: KitaruMCPServer, greeted: dict[str, Any]
+) -> None:
+    exec_id = greeted["exec_id"]
+
+    async def go() -> list[Any]:
+        async with Client(server) as client:
+            return [
+                await _read_json(client, execution_uri(exec_id)),
+                await _tool(client, "kitaru_executions_get", {"exec_id": exec_id}),
+                await _read_json(client, execution_logs_uri(exec_id)),
+                await _tool(client, "kitaru_executions_logs", {"exec_id": exec_id}),
+                await _read_json(client, WAITING_URI),
+                await _tool(client, "kitaru_executions_waiting", {"limit": 200}),
+            ]
+
+    execution, got, logs, logs_tool, waiting, waiting_tool = anyio.run(go)
+    assert execution == got
+    assert execution["exec_id"] == exec_id and execution["status"] == "completed"
+    assert [c["call_id"] for c in execution["checkpoints"]] == ["compose", "polish"]
+    assert logs == logs_tool and logs["exec_id"] == exec_id
+    # Nothing else runs in this test process meanwhile, so both see the same pending waits.
+    assert waiting == waiting_tool and {"items", "count", "next_cursor"} <= set(waiting)
+
+
+@pytest.mark.parametrize("suffix", ["", "/logs"])
+def test_an_unknown_execution_is_a_not_found_resource_error(
+    server: KitaruMCPServer, suffix: str
+) -> None:
+    unknown = "3f2b9c1e-6a0d-4b8e-9a55-0d1c2e3f4a5b"
+
+    async def go() -> MCPError:
+        async with Client(server) as client:
+            with pytest.raises(MCPError) as caught:
+                await client.read_resource(f"kitaru://executions/{unknown}{suffix}")
+            return caught.value
+
+    problem = anyio.run(go)
+    assert "not_found" in str(problem) and unknown in str(problem)
+    assert "kitaru_executions_list" in str(problem)  # the hint says what to do
+
+
+# --------------------------------------------------------------------------------- progress
+
+
+def test_waiting_tools_send_progress_per_finished_checkpoint(greeted: dict[str, Any]) -> None:
+    progress = greeted["progress"]
+    messages = [message or "" for _, _, message in progress]
+    per_call = [m for m in messages if m.startswith("checkpoint ")]
+    assert per_call == [
+        "checkpoint compose completed (1 checkpoint call(s) finished)",
+        "checkpoint polish completed (2 checkpoint call(s) finished)",
+    ]
+    assert messages[-1] == "completed: 2 checkpoint call(s) finished"
+    values = [value for value, _, _ in progress]
+    assert values == sorted(values) and len(set(values)) == len(values)
+    assert all(total == 60 for _, total, _ in progress)
+
+
+# ---------------------------------------------------------------------------- change events
+
+
+def test_a_listening_client_follows_a_running_execution(server: KitaruMCPServer) -> None:
+    async def go() -> list[dict[str, Any]]:
+        async with Client(server) as client:
+            arguments = {
+                "target": target("slow_flow"),
+                "args": {"salt": new_salt(), "steps": 3, "delay": 1.0},
+            }
+            started = await _tool(client, "kitaru_executions_run", arguments)
+            uri = execution_uri(started["exec_id"])
+            seen: list[dict[str, Any]] = []
+            async with _listening(client, uri) as subscription:
+                # Read once after listening: a change before the listen is not announced.
+                seen.append(await _read_json(client, uri))
+                while seen[-1]["status"] == "running":
+                    assert await _next_update(subscription) == uri
+                    seen.append(await _read_json(client, uri))
+            return seen
+
+    seen = anyio.run(go)
+    assert seen[-1]["status"] == "completed"  # the status change was announced
+    finished = [sum(1 for c in view["checkpoints"] if c["status"] == "completed") for view in seen]
+    # An announcement came while it still ran, after a checkpoint had finished.
+    running_with_progress = [
+        count
+        for view, count in zip(seen[1:], finished[1:], strict=True)
+        if view["status"] == "running" and count > finished[0]
+    ]
+    assert running_with_progress, seen
+
+
+def test_a_listening_client_sees_a_wait_open_and_close(server: KitaruMCPServer) -> None:
+    async def go() -> tuple[dict[str, Any], dict[str, Any], str]:
+        async with Client(server) as client, _listening(client, WAITING_URI) as subscription:
+            arguments = {"target": target("approval_flow"), "args": {"salt": new_salt()}}
+            exec_id = (await _tool(client, "kitaru_executions_run", arguments))["exec_id"]
+            while True:  # other tests' executions may announce their waits too
+                assert await _next_update(subscription) == WAITING_URI
+                opened = await _read_json(client, WAITING_URI)
+                if exec_id in {w["exec_id"] for w in opened["items"]}:
+                    break
+            value = {"decision": "approve", "reviewer": "Ada"}
+            await _tool(client, "kitaru_executions_input", {"exec_id": exec_id, "value": value})
+            while True:
+                assert await _next_update(subscription) == WAITING_URI
+                closed = await _read_json(client, WAITING_URI)
+                if exec_id not in {w["exec_id"] for w in closed["items"]}:
+                    break
+            return opened, closed, exec_id
+
+    opened, _, exec_id = anyio.run(go)
+    wait = next(w for w in opened["items"] if w["exec_id"] == exec_id)
+    assert wait["name"] == "approval" and wait["question"].startswith("Publish 'draft")
+    assert wait["schema"]["required"] == ["decision"]
+    assert settle(server, exec_id)["status"] == "completed"
+
+
+def test_one_watcher_runs_only_while_someone_listens(server: KitaruMCPServer) -> None:
+    bus = _bus(server)
+
+    async def go() -> tuple[bool, int, bool]:
+        started = bus.watchers_started
+        async with Client(server) as one, Client(server) as two, Client(server) as three:
+            assert not bus.watching  # connected clients that do not listen cost nothing
+            async with (
+                _listening(one, WAITING_URI),
+                _listening(two, WAITING_URI),
+                _listening(three, execution_uri("3f2b9c1e-6a0d-4b8e-9a55-0d1c2e3f4a5b")),
+            ):
+                during = bus.watching
+                count = bus.watchers_started - started
+            await anyio.sleep(0)  # let the cancelled watcher unwind
+            return during, count, bus.watching
+
+    during, count, after = anyio.run(go)
+    assert during and count == 1  # three listeners, one watcher
+    assert not after
+
+
+def test_a_client_that_does_not_listen_sees_todays_behaviour(
+    server: KitaruMCPServer, greeted: dict[str, Any]
+) -> None:
+    polls = _bus(server).polls
+    execution = data(call(server, "kitaru_executions_get", {"exec_id": greeted["exec_id"]}))
+    assert execution["status"] == "completed"
+    assert _bus(server).polls == polls and not _bus(server).watching
+
+
+# ------------------------------------------------------------------- reads without ZenML
+
+
+def test_resource_reads_do_not_load_zenml_in_the_server(greeted: dict[str, Any]) -> None:
+    exec_id = greeted["exec_id"]
+    script = textwrap.dedent(
+        f"""
+        import sys, anyio
+        from mcp import Client
+        from kitaru_mcp.server import build_server
+
+        async def go():
+            async with Client(build_server("read-only")) as client:
+                for uri in ("kitaru://executions/{exec_id}",
+                            "kitaru://executions/{exec_id}/logs", "kitaru://waiting"):
+                    assert (await client.read_resource(uri)).contents[0].text
+                async with client.listen(resource_subscriptions=["kitaru://waiting"]):
+                    await anyio.sleep(1)  # the watcher polls a few times meanwhile
+
+        anyio.run(go)
+        loaded = sorted(name for name in sys.modules if name.split(".")[0] == "zenml")
+        assert not loaded, loaded[:5]
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+# ------------------------------------------------------------------------ stdio and HTTP
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[Any]) -> None:
+    for _ in range(int(EVENT_TIMEOUT * 10)):
+        assert process.poll() is None, "kitaru-mcp exited early"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listened on port {port}")
+
+
+@asynccontextmanager
+async def _subprocess_client(transport: str, errlog: Any) -> AsyncIterator[Client]:
+    """A client of a real ``kitaru-mcp`` process, over stdio or streamable HTTP."""
+    arguments = ["-m", "kitaru_mcp", "--mode", "standard", "--allow-path", str(FLOWS_DIR)]
+    if transport == "stdio":
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        parameters = StdioServerParameters(
+            command=sys.executable, args=arguments, env=dict(os.environ), cwd=REPO
+        )
+        async with Client(stdio_client(parameters, errlog=errlog)) as client:
+            yield client
+        return
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    port = _free_port()
+    http_arguments = ["--transport", "http", "--port", str(port), "--no-auth"]
+    process = subprocess.Popen(
+        [sys.executable, *arguments, *http_arguments], stderr=errlog, cwd=REPO
+    )
+    try:
+        _wait_for_port(port, process)
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with (
+            httpx2.AsyncClient(timeout=EVENT_TIMEOUT) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_a_server_process_serves_resources_and_events(
+    zenml_client: Any, tmp_path: Path, transport: str
+) -> None:
+    async def go() -> tuple[list[str], dict[str, Any]]:
+        with (tmp_path / "stderr.log").open("w") as errlog:
+            async with _subprocess_client(transport, errlog) as client:
+                resources = [str(r.uri) for r in (await client.list_resources()).resources]
+                arguments = {
+                    "target": target("greet_flow"),
+                    "args": {"name": "Bo", "salt": new_salt()},
+                }
+                exec_id = (await _tool(client, "kitaru_executions_run", arguments))["exec_id"]
+                uri = execution_uri(exec_id)
+                async with _listening(client, uri) as subscription:
+                    view = await _read_json(client, uri)
+                    while view["status"] == "running":
+                        assert await _next_update(subscription) == uri
+                        view = await _read_json(client, uri)
+                return resources, view
+
+    resources, view = anyio.run(go)
+    assert resources == [WAITING_URI]
+    assert view["status"] == "completed" and view["result"] == "HELLO BO"
