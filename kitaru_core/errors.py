@@ -92,6 +92,18 @@ class KitaruError(Exception):
         return (_rebuild_error, (type(self), self.__dict__.copy()))
 
 
+ECHO_CHARS = 80
+
+
+def echo(value: object, limit: int = ECHO_CHARS) -> str:
+    """What the caller sent, as a message quotes it: shortened past ``limit`` characters, so an
+    error about a 100,000-character id does not send the id back whole."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _rebuild_error(cls: type[KitaruError], state: dict[str, Any]) -> KitaruError:
     error = cls.__new__(cls)
     Exception.__init__(error, state.get("message", ""))

@@ -23,6 +23,7 @@ from kitaru_core.errors import (
     KitaruModeForbiddenError,
     KitaruNotFoundError,
     KitaruValidationError,
+    echo,
     translate_exception,
 )
 from kitaru_core.hints import Surface, ToolModes
@@ -118,12 +119,12 @@ def is_sdk_unknown_tool(exc: BaseException) -> bool:
 def unknown_arguments(tool: str, unknown: list[str], accepted: list[str]) -> KitaruValidationError:
     """Arguments the tool does not take. Ignoring them could silently change what a call does
     (a misspelt ``stack_type`` would create a local stack), so they are refused."""
+    takes = f"accepted: {', '.join(accepted)}" if accepted else "it takes no arguments"
     fields = {
-        name: f"{name} is not a parameter of {tool}; accepted: {', '.join(accepted)}."
-        for name in unknown
+        echo(name): f"{echo(name)} is not a parameter of {tool}; {takes}." for name in unknown
     }
     return KitaruValidationError(
-        f"Unknown argument(s) for {tool}: {', '.join(unknown)}.",
+        f"Unknown argument(s) for {tool}: {', '.join(echo(name) for name in unknown)}.",
         fields=fields,
         hint="Use only the parameters in the tool's input schema (see tools/list).",
     )

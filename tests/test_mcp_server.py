@@ -205,6 +205,18 @@ def test_unknown_tool_and_unknown_arguments_are_structured_errors() -> None:
     assert body["code"] == "validation_error" and "limt" in body["details"]["fields"]
 
 
+def test_refusals_do_not_echo_huge_input_and_say_when_a_tool_takes_no_arguments() -> None:
+    server = build_server(STD)
+    body = error(call(server, "kitaru_status", {"verbose": True}))
+    assert body["code"] == "validation_error"
+    assert body["details"]["fields"]["verbose"].endswith("it takes no arguments.")
+    huge = "x" * 100_000
+    body = error(call(server, "kitaru_executions_get", {"exec_id": huge}))
+    assert body["code"] == "not_found"
+    assert len(body["message"]) < 200 and "100000 characters" in body["message"]
+    assert len(body["details"]["exec_id"]) < 200
+
+
 def test_invalid_arguments_name_the_field() -> None:
     body = error(call(build_server(RO), "kitaru_stacks_list", {"limit": "many"}))
     assert body["code"] == "validation_error"

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from kitaru_core.backend.bootstrap import zenml_client
 from kitaru_core.backend.runs import get_run, result_metadata, saved_artifacts
-from kitaru_core.errors import KitaruNotFoundError
+from kitaru_core.errors import KitaruNotFoundError, echo
 from kitaru_core.hints import Hint
 from kitaru_core.models import ArtifactInfo
 from kitaru_core.rendering import render_preview
@@ -63,13 +63,13 @@ def get_with_value(artifact_id: str, *, limit: int) -> ArtifactInfo:
         artifact = zenml_client().get_artifact_version(key)
     except (ValueError, KeyError) as exc:
         raise KitaruNotFoundError(
-            f"No artifact with id '{artifact_id}'.",
+            f"No artifact with id '{echo(artifact_id)}'.",
             hint=Hint(
                 sdk="Find artifact ids with `KitaruClient().artifacts.list(exec_id)`.",
                 cli="Find artifact ids with `kitaru artifacts list EXEC_ID`.",
                 mcp="Find artifact ids with {tool:kitaru_artifacts_list}.",
             ),
-            details={"artifact_id": artifact_id},
+            details={"artifact_id": echo(artifact_id)},
         ) from exc
     producer = getattr(artifact, "producer_step_run_id", None)
     info = _info(artifact, name=artifact.name, exec_id=None, checkpoint=None)

@@ -14,6 +14,7 @@ from kitaru_core.errors import (
     KitaruUsageError,
     KitaruValidationError,
     KitaruWaitValidationError,
+    echo,
 )
 from kitaru_core.hints import EXECUTION_IDS, Hint
 from kitaru_core.models import ExecutionStatus, ReplayPlan
@@ -33,9 +34,9 @@ def unknown_execution(exec_id: object) -> KitaruNotFoundError:
     mean "no such execution", and both are fixed by picking an id that exists.
     """
     return KitaruNotFoundError(
-        f"No execution with id '{exec_id}'.",
+        f"No execution with id '{echo(exec_id)}'.",
         hint=EXEC_ID_HINT,
-        details={"exec_id": str(exec_id)},
+        details={"exec_id": echo(exec_id)},
     )
 
 
