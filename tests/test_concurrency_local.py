@@ -20,13 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flows_exec.support import DEADLINE, poll, until_finished, until_status
+from flows_scale import fixtures
 from flows_scale.points import marks
 from flows_scale.scale import STEPS
 
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import detach
 from kitaru_core.services import executions
 
 TARGET = f"{Path(__file__).resolve().parent / 'flows_scale' / 'scale.py'}:scale_flow"
@@ -35,18 +34,9 @@ EXECUTIONS = 16
 STARTERS = 8
 TOTAL = sum(range(1, STEPS + 1))
 
-
-@pytest.fixture(scope="module", autouse=True)
-def warm_pool() -> Any:
-    detach.warm_zygote()
-    yield
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> str:
-    folder = tmp_path / "marks"
-    folder.mkdir()
-    return str(folder)
+# Shared fixtures: a warm worker pool for the module, and a folder for marker files.
+warm_pool = fixtures.warm_pool
+workdir = fixtures.workdir
 
 
 def _start(workdir: str, salt: str, ask: bool) -> executions.StartedExecution:

@@ -21,14 +21,19 @@ from typing import Any
 import anyio
 import pytest
 from flows_exec.support import DEADLINE, poll, process_gone, start, until_finished
+from flows_scale import fixtures
 from flows_scale.points import arm, armed, hold, marks, release
 from flows_scale.scale import STEPS
 
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import detach, liveness
+from kitaru_core.runtime import liveness
 from kitaru_core.services import execution_control, executions
 
 TARGET_MODULE = "../flows_scale/scale"
+
+# Shared fixtures: a warm worker pool for the module, and a folder for marker files.
+warm_pool = fixtures.warm_pool
+workdir = fixtures.workdir
 
 
 def _start(workdir: str, salt: str) -> str:
@@ -37,20 +42,6 @@ def _start(workdir: str, salt: str) -> str:
 
 def expected_result(salt: str) -> str:
     return f"{salt}:{sum(range(1, STEPS + 1))}:None"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def warm_pool() -> Any:
-    """Forked workers start in a fraction of a second: 21 crash cases stay cheap."""
-    detach.warm_zygote()
-    yield
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> str:
-    folder = tmp_path / "marks"
-    folder.mkdir()
-    return str(folder)
 
 
 def _crashed(exec_id: str) -> Any:
