@@ -39,6 +39,7 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	@# tests/test_server_mariadb.py runs a ZenML server on MariaDB when mariadbd is installed.
 	@command -v mariadbd >/dev/null 2>&1 || echo "server tier on MariaDB skipped: mariadbd not on PATH (apt-get install mariadb-server to run it)"
+	@command -v chromium >/dev/null 2>&1 || echo "MCP App browser check skipped: chromium not on PATH (apt-get install chromium to run it)"
 	$(VENV)/bin/pytest -n auto -q
 
 test: lint typecheck unit

@@ -1,6 +1,7 @@
 """Benchmark: ``kitaru-mcp`` over streamable HTTP under concurrent clients, and its bearer guard.
 
 Run with the project's venv:  .venv/bin/python benchmarks/http_load.py [--clients 20 --calls 50]
+    [--store local|mariadb]
 
 On a fresh temporary store it starts ``kitaru-mcp --transport http`` (bearer token from
 ``KITARU_MCP_TOKEN``), seeds a few executions (completed ones and some waiting for an answer),
@@ -12,6 +13,10 @@ value, which must be idempotent). Then it fires unauthorized raw HTTP requests (
 wrong one, other schemes) concurrently and checks that each gets 401 and that no execution was
 started. It reports p50/p99 latency of the reads under load, errors, lost executions and the
 401 checks. tests/test_mcp_http_load.py runs the same code with smaller counts.
+
+With ``--store mariadb`` the MCP server is instead a remote client (service account API key)
+of a ZenML server on a private MariaDB, both started here from the tests' server tier
+(``tests/server_tier/mariadb_tier.py``) and stopped at the end; needs ``mariadbd`` on PATH.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -114,8 +119,11 @@ class HttpServer:
 
 
 @contextmanager
-def http_server(config_dir: Path, token: str, stderr: IO[str]) -> Iterator[HttpServer]:
-    """``kitaru-mcp --transport http`` on a free loopback port, on the given config dir."""
+def http_server(
+    config_dir: Path, token: str, stderr: IO[str], store_env: dict[str, str] | None = None
+) -> Iterator[HttpServer]:
+    """``kitaru-mcp --transport http`` on a free loopback port, on the given config dir, or
+    connected to a ZenML server by ``store_env`` (``KITARU_SERVER_URL`` and the like)."""
     port = free_port()
     env = {
         **os.environ,
@@ -126,6 +134,7 @@ def http_server(config_dir: Path, token: str, stderr: IO[str]) -> Iterator[HttpS
     for name in list(env):  # a developer's own connection must not leak in
         if name.startswith(("KITARU_SERVER", "KITARU_AUTH", "KITARU_PROJECT", "ZENML_STORE")):
             del env[name]
+    env.update(store_env or {})
     command = [sys.executable, "-m", "kitaru_mcp", "--transport", "http", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--allow-path", str(FLOWS_DIR)]
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=stderr, stderr=stderr)
@@ -419,6 +428,19 @@ async def benchmark(args: argparse.Namespace, server: HttpServer) -> dict[str, A
     }
 
 
+def mariadb_store(root: Path, daemons: ExitStack) -> dict[str, str]:
+    """Start the tests' MariaDB server tier (stopped when ``daemons`` closes); the variables
+    that connect the MCP server to it as a remote user with a service account's API key."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from server_tier.mariadb_tier import mariadbd, server_tier  # type: ignore[import-not-found]
+
+    if mariadbd() is None:
+        raise SystemExit("--store mariadb needs mariadbd on PATH (apt-get install mariadb-server)")
+    tier = daemons.enter_context(server_tier(root))
+    client = tier.client_env("mcp-http", via_env=True)
+    return {k: v for k, v in client.items() if k.startswith(("KITARU_", "ZENML_"))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=20)
@@ -427,14 +449,28 @@ def main() -> int:
     parser.add_argument("--completed", type=int, default=3)
     parser.add_argument("--waiting", type=int, default=2)
     parser.add_argument("--unauthorized", type=int, default=1000)
+    parser.add_argument(
+        "--store",
+        choices=("local", "mariadb"),
+        default="local",
+        help="a fresh local store, or a ZenML server on a private MariaDB (needs mariadbd)",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(
-        prefix="kitaru-http-bench-", ignore_cleanup_errors=True
-    ) as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="kitaru-http-bench-", ignore_cleanup_errors=True) as tmp,
+        ExitStack() as daemons,
+    ):
+        store_env = None
+        if args.store == "mariadb":
+            store_env = mariadb_store(Path(tmp) / "tier", daemons)
         log = Path(tmp) / "server.log"
         token = "bench-" + os.urandom(16).hex()
-        with log.open("w") as stderr, http_server(Path(tmp) / "config", token, stderr) as server:
+        with (
+            log.open("w") as stderr,
+            http_server(Path(tmp) / "config", token, stderr, store_env) as server,
+        ):
             numbers = asyncio.run(benchmark(args, server))
+        numbers["store"] = args.store
         print(json.dumps(numbers, indent=2))
     ok = (
         numbers["load"]["errors"] == 0

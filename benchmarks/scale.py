@@ -1,7 +1,7 @@
 """Benchmark: executions per second for many executions of a ten-checkpoint flow at once.
 
 Run with the project's venv:  .venv/bin/python benchmarks/scale.py
-    [--store local] [--executions 64] [--workers 1 4 8]
+    [--store local|mariadb] [--executions 64] [--workers 1 4 8]
     .venv/bin/python benchmarks/scale.py --profile 10   (where one execution's CPU goes)
 
 A *worker* here is one concurrent starter, as an agent or a CI job would be: it starts an
@@ -20,8 +20,15 @@ machine's busy time (other users included: the machine is shared).
 
 Stores: each ``--store`` is an :class:`Environment` (the variables that select the store, and
 how to set it up and tear it down); a measurement runs in a child process because ZenML reads
-its configuration once per process. Only ``local`` (a fresh SQLite store in a temporary config
-dir) exists; another store is one more entry in ``ENVIRONMENTS``.
+its configuration once per process.
+
+- ``local``: a fresh SQLite store in a temporary config dir.
+- ``mariadb``: the MariaDB server tier of the tests (``tests/server_tier/mariadb_tier.py``): a
+  private ``mariadbd`` on a temporary datadir and a ZenML server (one uvicorn worker) on it,
+  both started here and stopped at the end; the child is a remote client with a service
+  account's API key, and its detached workers talk to the server over HTTP. Needs
+  ``mariadbd`` on PATH (``apt-get install mariadb-server``). The server and the database run
+  on the same machine, so their CPU is part of the machine's busy time.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,14 +75,55 @@ def local_environment() -> Environment:
     )
 
 
-ENVIRONMENTS: dict[str, Callable[[], Environment]] = {"local": local_environment}
+def mariadb_environment() -> Environment:
+    """A ZenML server on a private MariaDB, started now; the child connects as a remote user."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from server_tier.mariadb_tier import mariadbd, server_tier  # type: ignore[import-not-found]
+
+    if mariadbd() is None:
+        raise SystemExit("--store mariadb needs mariadbd on PATH (apt-get install mariadb-server)")
+    folder = Path(tempfile.mkdtemp(prefix="kitaru-bench-mariadb-"))
+    daemons = ExitStack()
+    try:
+        tier = daemons.enter_context(server_tier(folder))
+    except BaseException:
+        daemons.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    client = tier.client_env("bench", via_env=True)
+
+    def cleanup() -> None:
+        daemons.close()  # the server, then mariadbd
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return Environment(
+        name=f"mariadb (ZenML server {tier.server.url})",
+        env={k: v for k, v in client.items() if k.startswith(("KITARU_", "ZENML_"))},
+        cleanup=cleanup,
+    )
+
+
+ENVIRONMENTS: dict[str, Callable[[], Environment]] = {
+    "local": local_environment,
+    "mariadb": mariadb_environment,
+}
+
+
+def _child_env(environment: Environment) -> dict[str, str]:
+    """This process's environment without a developer's own connection, plus the store's."""
+    own = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("KITARU_SERVER", "KITARU_AUTH", "KITARU_PROJECT", "ZENML_STORE"))
+    }
+    return {**own, **environment.env}
 
 
 def run_in(environment: Environment, executions: int, workers: list[int]) -> list[dict[str, Any]]:
     """Measure every worker count in a child process on ``environment``'s store."""
     done = subprocess.run(
         [sys.executable, __file__, "--child", json.dumps([executions, workers])],
-        env={**os.environ, **environment.env},
+        env=_child_env(environment),
         cwd=REPO,
         stdout=subprocess.PIPE,
         check=True,
@@ -215,7 +264,9 @@ def _count_statements() -> dict[str, int]:
         key = f"{statement.split(None, 1)[0].upper()} {found.group(1) if found else ''}".strip()
         counts[key] = counts.get(key, 0) + 1
 
-    event.listen(zenml_client().zen_store.engine, "before_cursor_execute", counted)
+    engine = getattr(zenml_client().zen_store, "engine", None)
+    if engine is not None:  # a server's client sends HTTP, not SQL: nothing to count here
+        event.listen(engine, "before_cursor_execute", counted)
     return counts
 
 
@@ -236,7 +287,7 @@ def profile(runs: int) -> None:
     for _ in range(runs):
         scale_flow.run(workdir, uuid.uuid4().hex[:10]).wait()
     profiler.disable()
-    print(f"SQL statements per execution: {sum(statements.values()) / runs:.0f}; most frequent:")
+    print(f"SQL statements per execution (this process): {sum(statements.values()) / runs:.0f}")
     for key, count in sorted(statements.items(), key=lambda item: -item[1])[:12]:
         print(f"{count / runs:8.1f}  {key}")
     areas: dict[str, float] = {}
@@ -273,7 +324,7 @@ def main() -> None:
         try:
             subprocess.run(
                 [sys.executable, __file__, "--profile-child", str(args.profile)],
-                env={**os.environ, **environment.env},
+                env=_child_env(environment),
                 cwd=REPO,
                 check=True,
             )

@@ -1,8 +1,10 @@
 """`make demo`: an MCP client drives `kitaru-mcp` through a real flow on the local store.
 
 It starts the server over stdio with the official MCP client, lists its tools, runs the
-approval example, answers the question the flow asks, shows the result and the checkpoints,
-then replays the execution from a checkpoint — the way an assistant such as Claude Code would.
+approval example while following it with progress notifications (one per finished checkpoint),
+answers the question the flow asks while listening to the execution's resource (change events
+instead of polling), shows the result and the checkpoints, then replays the execution from a
+checkpoint — the way an assistant such as Claude Code would.
 
     .venv/bin/python examples/demo.py
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client, StdioServerParameters
+from mcp.shared.subscriptions import ResourceUpdated
 
 HERE = Path(__file__).resolve().parent
 TARGET = "examples/approval.py:approval_flow"
@@ -42,6 +45,23 @@ async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
         raise SystemExit(f"{tool} failed: {json.dumps(data, indent=2)}")
     print(f"  ({tool} answered in {elapsed:.0f} ms)", flush=True)
     return data
+
+
+async def call_with_progress(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """Call a tool with a progress token, printing each progress notification it sends."""
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        print(f"  ⋯ progress {value:.1f}/{total or 0:.0f} s: {message}", flush=True)
+
+    result = await client.call_tool(tool, arguments, progress_callback=progress)
+    if result.is_error:
+        raise SystemExit(f"{tool} failed: {json.dumps(result.structured_content, indent=2)}")
+    return result.structured_content or {}
+
+
+async def read_json(client: Client, uri: str) -> dict[str, Any]:
+    contents = (await client.read_resource(uri)).contents
+    return json.loads(getattr(contents[0], "text", "{}"))
 
 
 async def wait_for(client: Client, exec_id: str, statuses: set[str], limit: float = 120) -> dict:
@@ -72,9 +92,16 @@ async def main() -> None:
         status = await call(client, "kitaru_status")
         show({key: status.get(key) for key in ("connection", "active_stack", "config_dir")})
 
-        say("kitaru_executions_run", f"start {TARGET} in the background")
-        started = await call(
-            client, "kitaru_executions_run", target=TARGET, args={"topic": "durable agents"}
+        say(
+            "kitaru_executions_run",
+            f"start {TARGET}, following it up to 30 s with progress notifications",
+        )
+        started = await call_with_progress(
+            client,
+            "kitaru_executions_run",
+            target=TARGET,
+            args={"topic": "durable agents"},
+            wait_seconds=30,
         )
         exec_id = started["exec_id"]
         print(f"  exec_id {exec_id} — status {started['status']}")
@@ -85,15 +112,29 @@ async def main() -> None:
         pending = [item for item in waits["items"] if item["exec_id"] == exec_id]
         show(pending[0] if pending else execution.get("pending_wait"))
 
-        say("kitaru_executions_input", "answer it: approved, with a note")
-        await call(
-            client,
-            "kitaru_executions_input",
-            exec_id=exec_id,
-            wait="approval",
-            value={"approved": True, "note": "ship it"},
-        )
-        execution = await wait_for(client, exec_id, {"completed", "failed", "cancelled"})
+        uri = f"kitaru://executions/{exec_id}"
+        say("Listening to " + uri, "answer the question; change events replace polling")
+        async with client.listen(resource_subscriptions=[uri]) as events:
+            await call(
+                client,
+                "kitaru_executions_input",
+                exec_id=exec_id,
+                wait="approval",
+                value={"approved": True, "note": "ship it"},
+            )
+            # The answer closes the wait: at least one event comes, then one per change.
+            execution, announced = await read_json(client, uri), 0
+            while not announced or execution["status"] not in {"completed", "failed"}:
+                event = await asyncio.wait_for(events.__anext__(), timeout=120)
+                if isinstance(event, ResourceUpdated):
+                    announced += 1
+                    execution = await read_json(client, uri)
+                    done = sum(1 for c in execution["checkpoints"] if c["status"] == "completed")
+                    print(
+                        f"  ⋯ resources/updated {event.uri} → {execution['status']}, "
+                        f"{done} checkpoint(s) completed",
+                        flush=True,
+                    )
         say(f"Execution {execution['status']}", f"result: {execution.get('result')!r}")
         for call_ in execution["checkpoints"]:
             cached = " (reused)" if call_["cached"] else ""

@@ -252,6 +252,7 @@ class KitaruTimeoutError(KitaruError):
 
 
 # Class-name based recognition keeps ZenML, SQLAlchemy and pydantic out of this module's imports.
+# tests/test_zenml_compat.py fails when ZenML stops defining one of its names listed here.
 _NOT_FOUND_NAMES = {"KeyError", "ZenKeyError", "EntityNotFoundError", "DoesNotExistException"}
 _STATE_NAMES = {
     "IllegalOperationError",

@@ -31,6 +31,24 @@ class ConnectionInfo(_Model):
     )
 
 
+class FastPathInfo(_Model):
+    """Whether Kitaru reads the local SQLite store directly (and records cache hits in it), or
+    goes through ZenML for everything because it does not know the store's schema."""
+
+    enabled: bool = Field(description="True when the fast local path is on.")
+    reason: str | None = Field(
+        default=None, description="Why it is off (an unknown ZenML release or schema)."
+    )
+    zenml_release: str | None = Field(default=None, description="The installed ZenML release.")
+    revision: str | None = Field(
+        default=None, description="The local store's schema revision (its alembic version)."
+    )
+    fix: str | None = Field(
+        default=None,
+        description="What turns it back on, when it is off (install a supported ZenML).",
+    )
+
+
 class SystemStatus(_Model):
     """What ``status`` shows: connection, project, active stack, config dir, variables."""
 
@@ -45,6 +63,12 @@ class SystemStatus(_Model):
         default_factory=list,
         description="Errors met while reading the store ({code, message, hint, …}); empty when "
         "all is well.",
+    )
+    fast_path: FastPathInfo | None = Field(
+        default=None,
+        description="The fast local store path: on, or off and why (then reads are 2-3 s "
+        "slower and cached checkpoints 3-4x slower). Null on a server connection or before the "
+        "local store exists.",
     )
 
 

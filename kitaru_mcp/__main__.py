@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -51,7 +50,9 @@ def parser() -> argparse.ArgumentParser:
 
 def configure_logging() -> None:
     """Everything goes to stderr: on stdio, stdout belongs to JSON-RPC."""
-    debug = os.environ.get("KITARU_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    from kitaru_core.config.env import debug_enabled
+
+    debug = debug_enabled()
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.DEBUG if debug else logging.WARNING,

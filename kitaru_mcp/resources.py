@@ -85,7 +85,13 @@ async def read_waiting() -> str:
 
 
 def register(server: MCPServer[Any]) -> None:
-    """Declare the resources on ``server`` (every mode: they only read)."""
+    """Declare the resources on ``server`` (every mode: they only read), and, when its
+    subscription bus is Kitaru's watching bus, serve change notices to every client."""
+    # Kitaru's bus (kitaru_mcp.watcher.WatchingBus) knows how to hook itself in; asked by
+    # duck typing, since the watcher imports this module's URIs.
+    serve = getattr(getattr(server, "_subscriptions", None), "serve", None)
+    if callable(serve):
+        serve(server)
     server.resource(
         EXECUTION_TEMPLATE,
         name="execution",

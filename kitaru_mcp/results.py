@@ -8,8 +8,6 @@ cursor for the rest, and big values are shortened with a visible marker and ``tr
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kitaru_core.errors import KitaruValidationError
+from kitaru_core.requests import cursor as cursor_format
 
 # ~20,000 tokens at ~4 characters per token. The server refuses anything larger as a last line
 # of defence; tools aim for ITEMS_BUDGET so the envelope (count, cursor, hint) always fits.
@@ -70,28 +68,18 @@ P = TypeVar("P", bound=Page[Any])
 # ------------------------------------------------------------------------------------ cursors
 
 
+# The format itself lives in ``kitaru_core.requests.cursor``; these name the tool's list.
+
+
 def encode_cursor(kind: str, offset: int) -> str:
     """An opaque cursor for ``offset`` in the list called ``kind``."""
-    raw = json.dumps({"k": kind, "o": offset}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_format.encode_cursor(offset, kind=kind)
 
 
 def decode_cursor(cursor: str | None, kind: str) -> int:
     """The offset a cursor stands for; a cursor that is garbled, or from another list, is
     a validation error naming ``cursor``."""
-    if cursor is None or not cursor.strip():
-        return 0
-    text = cursor.strip()
-    try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        offset = data["o"]
-        matches = data["k"] == kind and isinstance(offset, int) and offset >= 0
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        matches = False
-    if not matches:
-        problem = "cursor is not a next_cursor returned by this list; omit it to start over."
-        raise KitaruValidationError(problem, fields={"cursor": problem})
-    return int(offset)
+    return cursor_format.decode_cursor(cursor, kind=kind)
 
 
 # --------------------------------------------------------------------------------- pagination

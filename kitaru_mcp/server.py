@@ -12,7 +12,6 @@ import importlib
 import inspect
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
+from kitaru_core.config.env import debug_enabled
 from kitaru_core.hints import resolve_tools
-from kitaru_mcp import registry, resources
+from kitaru_mcp import app, registry, resources
 from kitaru_mcp.errors import (
     ResultTooLargeError,
     error_result,
@@ -69,10 +69,17 @@ Typical workflow — find executions, inspect them, then act:
    kitaru_executions_run or kitaru_deployments_invoke — both return at once with an exec_id, so
    poll kitaru_executions_get instead of waiting.
 Live updates: kitaru://executions/{{exec_id}} (and …/logs) and kitaru://waiting are resources
-with the same JSON as kitaru_executions_get / _logs / _waiting. A client that can listen
-(subscriptions/listen) gets a resources/updated notice when an execution's status changes, a
+with the same JSON as kitaru_executions_get / _logs / _waiting. A client that listens
+(subscriptions/listen) or, on older protocols, subscribes (resources/subscribe) gets a
+resources/updated notice when an execution's status changes, a
 checkpoint finishes or a wait opens or closes, and need not poll. With a progress token,
 wait_seconds sends one progress notification per finished checkpoint.
+Questions for the human: never invent the answer to a flow's wait. If your client supports
+elicitation, call kitaru_executions_input without `value` (or kitaru_executions_run with
+wait_seconds): the user sees the wait's question as a form and their answer is validated and
+recorded. If they decline or cancel, the wait stays pending and the hint says so; ask them in
+the conversation instead. confirm_with_user=false skips the form (only when the user already
+gave you the answer); true also asks them to confirm a continue gate (a wait without schema).
 Infrastructure: call kitaru_status first when unsure where you are connected; kitaru_stacks_*
 list, show, switch and create the stacks flows run on.
 
@@ -195,6 +202,8 @@ def _register(server: KitaruMCPServer, function: Callable[..., Any]) -> None:
         description=resolve_tools(inspect.getdoc(function) or row.title, modes),
         annotations=row.annotations(),
         structured_output=True,
+        # The execution app's link; hosts without MCP Apps ignore it and use the result as is.
+        meta=app.tool_meta(name),
     )
 
 
@@ -210,7 +219,7 @@ def build_server(
     from kitaru_core import __version__
 
     options = ServerOptions.build(mode, allow_paths)
-    debug = os.environ.get("KITARU_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    debug = debug_enabled()
     server = KitaruMCPServer(
         options,
         name=SERVER_NAME,
@@ -219,6 +228,7 @@ def build_server(
         instructions=INSTRUCTIONS.format(mode=options.mode.value),
         log_level="DEBUG" if debug else "WARNING",
         subscriptions=WatchingBus(),
+        extensions=[app.extension()],
     )
     for function in _tool_functions():
         _register(server, function)

@@ -103,9 +103,11 @@ def _tidy_zenml_logging(root_level: int) -> None:
     """``import zenml`` adds a console handler that writes to stdout and raises the root level
     to INFO. In the server process logs belong on stderr, at the level ``main`` chose; the
     handler that records flow logs is left alone."""
+    from kitaru_core.backend.zenml_compat.console import is_zenml_console_handler
+
     root = logging.getLogger()
     for handler in root.handlers[:]:
-        if type(handler).__name__ == "ZenMLConsoleHandler":
+        if is_zenml_console_handler(handler):
             root.removeHandler(handler)
     root.setLevel(root_level)
 

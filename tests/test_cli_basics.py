@@ -241,8 +241,16 @@ def test_status_and_info(monkeypatch: pytest.MonkeyPatch) -> None:
     assert status["config_dir"] == os.environ["KITARU_CONFIG_PATH"]
     assert status["env"]["KITARU_DEBUG"] == "false"
     assert status["problems"] == []
+    assert status["fast_path"]["enabled"] is True
     table = kitaru("status").stdout
-    for label in ("Connection", "Project", "Active stack", "Config dir", "KITARU_DEBUG"):
+    for label in (
+        "Connection",
+        "Project",
+        "Active stack",
+        "Config dir",
+        "Fast path",
+        "KITARU_DEBUG",
+    ):
         assert label in table
     info = kitaru_json("info")
     assert info["health"]["ok"] is True

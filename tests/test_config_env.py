@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -15,7 +17,13 @@ import platformdirs
 import pytest
 
 from kitaru_core.config import paths, zenml_env
-from kitaru_core.config.env import PUBLIC_VARS, KitaruEnv, active_public_vars, read_env
+from kitaru_core.config.env import (
+    PUBLIC_VARS,
+    KitaruEnv,
+    active_public_vars,
+    debug_enabled,
+    read_env,
+)
 from kitaru_core.config.image import ImageSettings
 from kitaru_core.errors import KitaruUsageError
 
@@ -92,13 +100,11 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         image=ImageSettings(base_image="python:3.12-slim"),
         default_model="openai/gpt-4o",
         llm_mock_response="mocked answer",
-        config_path=str(tmp_path),
         debug=True,
         analytics_opt_in=True,
-        log_store_backend="datadog",
-        log_store_endpoint="https://http-intake.logs.datadoghq.com",
-        log_store_api_key="dd-key",
     )
+    # KITARU_CONFIG_PATH is read by ``config.paths`` and KITARU_LOG_STORE_* by
+    # ``requests.log_store`` (each where it is used); setting them changes nothing here.
 
 
 def test_blank_values_count_as_unset() -> None:
@@ -376,6 +382,51 @@ def test_debug_turns_on_zenml_debug_output() -> None:
     assert _translated({"ZENML_LOGGING_VERBOSITY": "INFO"})["ZENML_LOGGING_VERBOSITY"] == "INFO"
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        (" YES ", True),
+        ("On", True),
+        ("0", False),
+        ("false", False),
+        ("off", False),
+        ("", False),
+        ("maybe", False),  # never raises: read_env is the one that reports a bad value
+    ],
+)
+def test_debug_enabled_reads_kitaru_debug(raw: str, expected: bool) -> None:
+    assert debug_enabled({"KITARU_DEBUG": raw}) is expected
+    assert debug_enabled({}) is False
+    # The one parser agrees with the strict one wherever the strict one accepts the value.
+    if raw.strip().lower() not in {"", "maybe"}:
+        assert read_env({"KITARU_DEBUG": raw}).debug is expected
+
+
+def test_debug_enabled_reads_the_process_environment_by_default(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    clean_env.setenv("KITARU_DEBUG", "yes")
+    assert debug_enabled() is True
+    clean_env.setenv("KITARU_DEBUG", "no")
+    assert debug_enabled() is False
+
+
+def test_the_env_module_is_light_enough_for_the_hook() -> None:
+    # The hook may ask ``debug_enabled``: importing it must load neither ZenML nor pydantic.
+    script = (
+        "import sys\n"
+        "from kitaru_core.config.env import debug_enabled\n"
+        "print(sorted(m for m in ('zenml', 'pydantic', 'litellm') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 def test_translate_never_raises_and_is_idempotent() -> None:
     # It runs inside ``import zenml``; bad values are reported later by read_env.
     broken = {"KITARU_CACHE": "maybe", "KITARU_ANALYTICS_OPT_IN": "perhaps", "KITARU_RETRIES": "x"}
@@ -402,11 +453,14 @@ def test_apply_translates_the_process_environment(
 
 def test_the_hook_imports_neither_zenml_nor_kitaru_core() -> None:
     # It runs first inside ``import zenml``: importing either would recurse or slow every start.
+    # The one exception is the light env module, for the one KITARU_DEBUG parser.
     tree = ast.parse(Path(zenml_env.__file__).read_text(encoding="utf-8"))
     imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "os", "uuid", "collections", "platformdirs"}
+            light = node.module == "kitaru_core.config.env"
+            imported.add(node.module if light else node.module.split(".")[0])
+    allowed = {"__future__", "os", "uuid", "collections", "platformdirs", "kitaru_core.config.env"}
+    assert imported <= allowed

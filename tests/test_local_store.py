@@ -214,14 +214,21 @@ def test_a_zenml_repository_is_left_to_zenml(zenml_client: Any, project_dir: Pat
 
 
 def test_another_schema_version_is_left_to_zenml(zenml_client: Any, tmp_path: Path) -> None:
+    from kitaru_core.backend.zenml_compat import schema
+
     copy = tmp_path / "zenml.db"
     with sqlite3.connect(fast().database) as source, sqlite3.connect(copy) as target:
         source.backup(target)
-    config = {"active_project_id": fast().project_id}
-    assert local_store._describe(copy, config, None) is not None
+    assert schema.fast_path(copy).enabled
     with sqlite3.connect(copy) as db:
         db.execute("UPDATE alembic_version SET version_num = '0.99.0'")
-    assert local_store._describe(copy, config, None) is None
+    schema.forget()  # the check runs once per process and store file
+    try:
+        state = schema.fast_path(copy)
+    finally:
+        schema.forget()
+    assert not state.enabled and state.revision == "0.99.0"
+    assert state.reason is not None and "0.99.0" in state.reason
 
 
 def test_an_unknown_project_is_left_to_zenml(zenml_client: Any) -> None:

@@ -34,6 +34,9 @@ def test_status_reports_connection_project_stack_and_config(zenml_client: Any) -
     assert Path(status["config_dir"]) == config
     assert status["env"]["KITARU_CONFIG_PATH"] == os.environ["KITARU_CONFIG_PATH"]
     assert status["problems"] == []
+    fast_path = status["fast_path"]
+    assert fast_path["enabled"] is True and fast_path["reason"] is None
+    assert fast_path["revision"] == metadata.version("zenml") and fast_path["fix"] is None
 
 
 def test_status_masks_secret_variables(zenml_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,8 +81,8 @@ def _target(file: str, attribute: str) -> str:
         ),
         pytest.param(
             {"target": _target("basic.py", "value_flow"), "inputs": ["str", "x"]},
-            "usage_error",
-            "JSON object",
+            "validation_error",  # refused as a malformed job, before any worker starts
+            "inputs: Flow inputs must be a JSON object",
             id="inputs-not-an-object",
         ),
         pytest.param(

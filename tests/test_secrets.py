@@ -97,7 +97,7 @@ def test_delete_removes_it_and_names_the_aliases_that_still_use_it(
     name: str, clean_env: pytest.MonkeyPatch
 ) -> None:
     from kitaru_core.config.paths import settings_path
-    from kitaru_core.services import models
+    from kitaru_core.services import llm_models as models
 
     secrets.create_secret(name, {"OPENAI_API_KEY": _value()})
     path = settings_path()

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,13 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from server_tier.mariadb_tier import ServerTier, mariadbd
 
 HERE = Path(__file__).resolve().parent
 TIER = HERE / "server_tier"
-sys.path.insert(0, str(TIER))
 
-from mariadb_tier import ServerTier, mariadbd, server_tier  # noqa: E402
-
+# The tier (one mariadbd, one ZenML server) is shared with test_concurrency_mariadb.py.
+pytest_plugins = ["server_tier.shared"]
 pytestmark = pytest.mark.skipif(
     mariadbd() is None,
     reason="server tier on MariaDB: mariadbd not on PATH (apt-get install mariadb-server)",
@@ -47,12 +46,6 @@ pytestmark = pytest.mark.skipif(
 KITARU = str(Path(sys.executable).with_name("kitaru"))
 FLOWS = str(TIER / "mariadb_flows.py")
 RUN_TIMEOUT = 600  # bounds a hang of one client process; no test asserts on durations
-
-
-@pytest.fixture(scope="module")
-def tier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerTier]:
-    with server_tier(tmp_path_factory.mktemp("mariadb-tier")) as running:
-        yield running
 
 
 def _start_scenario(env: dict[str, str], part: str) -> subprocess.Popen[str]:
@@ -272,9 +265,9 @@ def _check_sdk(part: str, answers: dict[str, Any]) -> None:
 
 
 def test_every_surface_gets_the_local_answers_from_a_server_on_mariadb(
-    tier: ServerTier,
+    mariadb_tier: ServerTier,
 ) -> None:
-    # One test, so that xdist never starts a second database and server for this module.
+    tier = mariadb_tier
     info = json.loads(_fetch(f"{tier.server.url}/api/v1/info"))
     assert info["database_type"] == "mysql"
 

@@ -11,12 +11,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+from kitaru_core.jobs import ResumeJob, RunJob
 from kitaru_core.runtime.zygote import uses_llm
 
 
-def _job(folder: Path, source: str) -> dict[str, str]:
+def _job(folder: Path, source: str) -> RunJob:
     (folder / "agent.py").write_text(textwrap.dedent(source), encoding="utf-8")
-    return {"kind": "run", "target": "agent.py:agent", "cwd": str(folder)}
+    return RunJob(target="agent.py:agent", cwd=str(folder))
 
 
 def test_uses_llm_reads_the_flow_module(tmp_path: Path) -> None:
@@ -26,9 +27,10 @@ def test_uses_llm_reads_the_flow_module(tmp_path: Path) -> None:
     assert uses_llm(direct)
     plain = _job(tmp_path, "from kitaru_core import flow\n@flow\ndef agent(): return 'llmish'\n")
     assert not uses_llm(plain)
-    assert not uses_llm({"kind": "run", "target": "missing.py:agent", "cwd": str(tmp_path)})
-    assert not uses_llm({"kind": "run", "target": "not a target"})
-    module = {"kind": "run", "target": "kitaru_core.runtime.llm:llm"}
+    assert not uses_llm(RunJob(target="missing.py:agent", cwd=str(tmp_path)))
+    assert not uses_llm(RunJob(target="not a target"))
+    assert not uses_llm(ResumeJob(exec_id="e1"))  # only a run job names a flow module
+    module = RunJob(target="kitaru_core.runtime.llm:llm")
     assert uses_llm(module)  # a module target is found on the path, not imported
 
 

@@ -119,20 +119,20 @@ def _open_client() -> Client:
         check_reachable(str(named), hint=_unreachable_hint())
     import zenml
     from zenml.client import Client
-    from zenml.config.global_config import GlobalConfiguration
 
+    from kitaru_core.backend.zenml_compat.store_internals import configured_store
     from kitaru_core.runtime.terminal import quiet_zenml
 
     quiet_zenml()
     # While the config dir is fresh, one process at a time writes ZenML's config and creates
     # and migrates the local store; the others wait here, then open the finished store.
     with FirstUseGuard(zenml.__version__) as guard:
-        store = GlobalConfiguration().store_configuration
-        local = str(store.type.value) == "sql"
+        kind, url = configured_store()
+        local = kind == "sql"
         if not local:
             guard.release()  # a server migrates its own database
-            if str(store.url) != named:  # a persisted login
-                check_reachable(str(store.url), hint=_unreachable_hint())
+            if url != named:  # a persisted login
+                check_reachable(url, hint=_unreachable_hint())
         client = Client()
         _ = client.zen_store  # connect now, so failures surface here with a clear error
         if local:
@@ -193,6 +193,16 @@ def store_description() -> dict[str, str]:
     client = zenml_client()
     config = client.zen_store.config
     return {"type": str(config.type.value), "url": str(config.url)}
+
+
+def active_project_name() -> str:
+    """The name of the project the store's client works in."""
+    return str(zenml_client().active_project.name)
+
+
+def store_version() -> str:
+    """The version the store reports (one round trip: a health check)."""
+    return str(zenml_client().zen_store.get_store_info().version)
 
 
 def server_url() -> str | None:

@@ -9,7 +9,8 @@ several times and finally re-reads the new row into a full response model. For a
 a local store most of that work has nothing to do, and it costs more than the checkpoint.
 
 :func:`record` writes the very same rows (built by ZenML's own schema classes from the same
-request) in one transaction of core inserts, and builds the response from what the caller
+request, inserted through the fast path's Core tables of ``zenml_compat/schema.py``) in one
+transaction of core inserts, and builds the response from what the caller
 already has. It takes the fast way only when every branch it skips is known to be idle; in any
 other case — or on any error, after rolling its transaction back — it returns ``None`` and the
 caller uses ZenML's method.
@@ -21,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+from kitaru_core.backend.zenml_compat import schema, store_internals
 
 # Facts about a snapshot that never change once it is stored, keyed by snapshot id (every run
 # has its own snapshot; the most recent ones are kept).
@@ -105,7 +108,6 @@ class _Written:
 
 def _write(store: Any, request: Any) -> _Written | None:
     from sqlalchemy import insert
-    from zenml.zen_stores.schemas import StepRunSchema
 
     user_id = _active_user_id(store)
     with store.engine.begin() as connection:  # one transaction: all rows or none
@@ -114,7 +116,7 @@ def _write(store: Any, request: Any) -> _Written | None:
             return None
         request.user = user_id  # as ZenML's method sets it
         step = _step_row(request, plan)
-        connection.execute(insert(_table(StepRunSchema)), _columns(step))
+        connection.execute(insert(_table("step_run")), _columns("step_run", step))
         _insert_configuration(connection, request, step.id)
         _insert_links(connection, request, step.id, plan.parent_ids, plan.input_types)
     finalized = plan.facts.configuration.finalize_substitutions(start_time=plan.run.start_time)
@@ -142,10 +144,8 @@ def _plan(connection: Any, request: Any) -> _Plan | None:
 
 def _step_row(request: Any, plan: _Plan) -> Any:
     """The step run row, built by ZenML's schema from the request (first attempt)."""
-    from zenml.zen_stores.schemas import StepRunSchema
-
     spec, config = request.dynamic_config.spec, request.dynamic_config.config
-    step = StepRunSchema.from_request(
+    step = store_internals.step_run_row(
         request,
         snapshot_id=plan.run.snapshot_id,
         version=1,
@@ -159,21 +159,21 @@ def _step_row(request: Any, plan: _Plan) -> Any:
     return step
 
 
-def _table(schema: Any) -> Any:
-    """The SQL table of a ZenML schema class (or instance)."""
-    return schema.__table__
+def _table(name: str) -> Any:
+    """The SQLAlchemy Core table the fast path defines for ``name`` (``zenml_compat.schema``;
+    its check guarantees the live table has exactly these columns)."""
+    return schema.core_table(name)
 
 
-def _columns(schema: Any) -> dict[str, Any]:
-    """The column values of a schema instance, as the ORM would insert them."""
-    return {column.name: getattr(schema, column.key) for column in _table(schema).columns}
+def _columns(table: str, row: Any) -> dict[str, Any]:
+    """The column values of a ZenML schema instance, as the ORM would insert them."""
+    return {column.name: getattr(row, column.name) for column in _table(table).columns}
 
 
 def _run_row(connection: Any, run_id: UUID) -> Any:
-    from sqlmodel import select
-    from zenml.zen_stores.schemas import PipelineRunSchema
+    from sqlalchemy import select
 
-    run = PipelineRunSchema
+    run = _table("pipeline_run").c
     return connection.execute(
         select(run.status, run.snapshot_id, run.enable_heartbeat, run.start_time).where(
             run.id == run_id
@@ -186,23 +186,20 @@ def _snapshot_facts(connection: Any, snapshot_id: UUID) -> SnapshotFacts:
     facts = _snapshots.get(snapshot_id)
     if facts is not None:
         return facts
-    from sqlmodel import select
-    from zenml.config.pipeline_configurations import PipelineConfiguration
-    from zenml.utils.tag_utils import Tag
-    from zenml.zen_stores.schemas import PipelineSnapshotSchema
+    from sqlalchemy import select
 
-    snapshot = PipelineSnapshotSchema
+    snapshot = _table("pipeline_snapshot").c
     row = connection.execute(
         select(snapshot.is_dynamic, snapshot.pipeline_configuration).where(
             snapshot.id == snapshot_id
         )
     ).one()
-    configuration = PipelineConfiguration.model_validate_json(row.pipeline_configuration)
+    configuration = store_internals.pipeline_configuration(row.pipeline_configuration)
     facts = SnapshotFacts(
         is_dynamic=bool(row.is_dynamic),
         has_model=configuration.model is not None,
         has_cascading_tags=any(
-            isinstance(tag, Tag) and tag.cascade for tag in configuration.tags or []
+            store_internals.is_cascading_tag(tag) for tag in configuration.tags or []
         ),
         has_input_overrides=bool(
             configuration.step_input_overrides or configuration.step_default_input_overrides
@@ -218,11 +215,10 @@ def _snapshot_facts(connection: Any, snapshot_id: UUID) -> SnapshotFacts:
 
 def _has_metadata(connection: Any, request: Any) -> bool:
     """Whether the reused step run published metadata (ZenML links it to the cached run)."""
-    from sqlmodel import select
+    from sqlalchemy import select
     from zenml.enums import MetadataResourceTypes
-    from zenml.zen_stores.schemas import RunMetadataResourceSchema
 
-    link = RunMetadataResourceSchema
+    link = _table("run_metadata_resource").c
     found = connection.execute(
         select(link.id)
         .where(link.resource_id == request.original_step_run_id)
@@ -236,14 +232,13 @@ def _steps_by_name(connection: Any, request: Any) -> tuple[bool, list[UUID] | No
     """Whether this call already has an attempt in the run (ZenML's retry bookkeeping then
     applies), and the ids of its upstream step runs as ZenML finds them (``None`` if one is
     missing) — one query on the (name, run) index."""
-    from sqlmodel import col, select
-    from zenml.zen_stores.schemas import StepRunSchema
+    from sqlalchemy import select
 
-    step = StepRunSchema
+    step = _table("step_run").c
     upstream = list(request.dynamic_config.spec.upstream_steps)
     rows = connection.execute(
         select(step.id, step.name)
-        .where(col(step.name).in_([request.name, *upstream]))
+        .where(step.name.in_([request.name, *upstream]))
         .where(step.pipeline_run_id == request.pipeline_run_id)
     ).all()
     first_by_name: dict[str, UUID] = {}
@@ -259,11 +254,10 @@ def _steps_by_name(connection: Any, request: Any) -> tuple[bool, list[UUID] | No
 def _original_inputs(connection: Any, request: Any) -> dict[tuple[str, UUID], Any]:
     """The input rows of the reused step run, by (input name, artifact id)."""
     from sqlalchemy import select
-    from zenml.zen_stores.schemas import StepRunInputArtifactSchema
 
     if not request.inputs:
         return {}
-    link = _table(StepRunInputArtifactSchema).c
+    link = _table("step_run_input_artifact").c
     rows = connection.execute(
         select(
             link.name,
@@ -285,16 +279,17 @@ def _original_inputs(connection: Any, request: Any) -> dict[tuple[str, UUID], An
 
 def _insert_configuration(connection: Any, request: Any, step_id: UUID) -> None:
     from sqlalchemy import insert
-    from zenml.zen_stores.schemas.pipeline_snapshot_schemas import StepConfigurationSchema
 
     # As ZenML stores it: without the merged config, rebuilt from the pipeline's when read.
-    configuration = StepConfigurationSchema(
+    configuration = store_internals.step_configuration_row(
         index=0,
         name=request.name,
         config=request.dynamic_config.model_dump_json(exclude={"config"}),
         step_run_id=step_id,
     )
-    connection.execute(insert(_table(StepConfigurationSchema)), _columns(configuration))
+    connection.execute(
+        insert(_table("step_configuration")), _columns("step_configuration", configuration)
+    )
 
 
 def _insert_links(
@@ -306,19 +301,14 @@ def _insert_links(
 ) -> None:
     """Parent steps, inputs (typed as in the reused step run) and outputs of the new row."""
     from sqlalchemy import insert
-    from zenml.zen_stores.schemas import (
-        StepRunInputArtifactSchema,
-        StepRunOutputArtifactSchema,
-        StepRunParentsSchema,
-    )
 
     rows_by_table: list[tuple[Any, list[dict[str, Any]]]] = [
         (
-            _table(StepRunParentsSchema),
+            _table("step_run_parents"),
             [{"parent_id": parent, "child_id": step_id} for parent in parents],
         ),
         (
-            _table(StepRunInputArtifactSchema),
+            _table("step_run_input_artifact"),
             [
                 _input_row(step_id, name, artifact_id, original_inputs)
                 for name, artifact_ids in request.inputs.items()
@@ -326,7 +316,7 @@ def _insert_links(
             ],
         ),
         (
-            _table(StepRunOutputArtifactSchema),
+            _table("step_run_output_artifact"),
             [
                 {"step_id": step_id, "artifact_id": artifact_id, "name": name}
                 for name, artifact_ids in request.outputs.items()
@@ -360,10 +350,7 @@ def _active_user_id(store: Any) -> UUID:
     """The user a client-side SQL store records as creator (the same for the whole process)."""
     user_id = _user_ids.get(id(store))
     if user_id is None:
-        from zenml.zen_stores.sql_zen_store import Session
-
-        with Session(store.engine) as session:
-            user_id = store._get_active_user(session).id
+        user_id = store_internals.active_user_id(store)
         _user_ids[id(store)] = user_id
     return user_id
 
@@ -423,7 +410,6 @@ def _artifacts_of(
     """The inputs (typed as in the reused step run, sorted by index) and outputs of the new
     step run, as its response lists them."""
     from zenml.enums import StepRunInputArtifactType
-    from zenml.models.v2.core.step_run import StepRunInputResponse
 
     versions = _artifact_versions(
         store, [i for ids in (*request.inputs.values(), *request.outputs.values()) for i in ids]
@@ -433,7 +419,7 @@ def _artifacts_of(
         for artifact_id in artifact_ids:
             original = input_types[(name, artifact_id)]
             inputs.setdefault(name, []).append(
-                StepRunInputResponse(
+                store_internals.step_run_input_response(
                     input_type=StepRunInputArtifactType(original.type),
                     index=original.input_index or 0,
                     chunk_index=original.chunk_index,
@@ -454,21 +440,9 @@ def _artifact_versions(store: Any, artifact_ids: list[UUID]) -> dict[UUID, Any]:
     """The artifact versions as the step run response holds them: ZenML's own ``to_model``
     without metadata (the id, uri, materializer, data type and artifact store, which is what
     loading needs), read in one query with their artifact instead of one query each."""
-    from sqlalchemy.orm import joinedload
-    from sqlmodel import col, select
-    from zenml.zen_stores.schemas import ArtifactVersionSchema
-    from zenml.zen_stores.sql_zen_store import Session
-
     if not artifact_ids:
         return {}
-    version = ArtifactVersionSchema
-    with Session(store.engine) as session:
-        rows = session.exec(
-            select(version)
-            .options(joinedload(version.artifact))  # type: ignore[arg-type]
-            .where(col(version.id).in_(set(artifact_ids)))
-        ).all()
-        found = {row.id: row.to_model() for row in rows}
+    found = store_internals.artifact_version_responses(store, artifact_ids)
     missing = set(artifact_ids) - set(found)
     if missing:
         raise LookupError(f"artifact versions not found: {sorted(map(str, missing))}")

@@ -6,10 +6,10 @@ the local store the same few facts (executions, their statuses, the active proje
 are plain rows in ZenML's SQLite database, so they are read with ``sqlite3``, read-only: the
 project and stacks here, executions in :mod:`kitaru_core.backend.local_runs`.
 
-The queries follow ZenML's schema for the one schema version they were written and tested
-against (:data:`SCHEMA_VERSION`; the database records its version in ``alembic_version``). Any
-other version, a server connection, a ZenML repository (``.zen``) or a store that does not exist
-yet makes :func:`open_local` return ``None``, and callers go through ZenML as before.
+The queries follow ZenML's schema as :mod:`kitaru_core.backend.zenml_compat.schema` describes
+it; its check (once per process, when the store opens) is the one guard of the fast path. A
+store it does not know, a server connection, a ZenML repository (``.zen``) or a store that does
+not exist yet makes :func:`open_local` return ``None``, and callers go through ZenML as before.
 ``tests/test_local_store.py`` checks that both paths give the same answers.
 """
 
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from kitaru_core.backend.zenml_compat.schema import PIN, SUPPORTED_REVISIONS, FastPath, fast_path
 from kitaru_core.errors import KitaruNotFoundError
 from kitaru_core.models import (
     StackInfo,
@@ -35,9 +36,13 @@ from kitaru_core.models import (
     as_utc,
 )
 
-# The ZenML database schema these queries follow (ZenML names its schema versions after releases).
-SCHEMA_VERSION = "0.98.0"
 _SQLITE_PREFIX = "sqlite:///"
+# What ``status`` / ``info`` suggest when the fast path is off.
+FAST_PATH_FIX = (
+    f"Install a ZenML release Kitaru supports ({', '.join(sorted(SUPPORTED_REVISIONS))}): "
+    f"pip install '{PIN}'. A store already migrated by a newer ZenML stays on the slower path "
+    "until Kitaru supports that release."
+)
 T = TypeVar("T")
 
 
@@ -88,6 +93,23 @@ def _thread_connections() -> dict[tuple[str, int, int], sqlite3.Connection]:
 
 def open_local() -> LocalStore | None:
     """The local store when the fast path applies to this process, else ``None``."""
+    from kitaru_core.config.resolver import resolve_connection
+
+    database = local_database()
+    if database is None:
+        return None
+    try:
+        if not fast_path(database).enabled:
+            return None
+        config = _zenml_global_config()
+        return _describe(database, config, resolve_connection().project.value)
+    except (sqlite3.Error, OSError):
+        return None  # locked, half-created or unreadable: ZenML knows how to deal with it
+
+
+def local_database() -> Path | None:
+    """The SQLite file of the local store this process uses, or ``None`` where there is none
+    the fast path could read (a server, a ZenML repository, a store not created yet)."""
     from kitaru_core.backend.bootstrap import prepare_environment
     from kitaru_core.config.resolver import resolve_connection
 
@@ -95,19 +117,25 @@ def open_local() -> LocalStore | None:
     connection = resolve_connection()
     if _zenml_repository_in_use():
         return None
-    config = _zenml_global_config()
     # A URL set for this process wins over the persisted one, as in ZenML. (ZenML itself sets
     # ZENML_STORE_URL to the SQLite URL while a flow runs in this process.)
-    url = connection.server_url.value or _persisted_sql_url(config)
+    url = connection.server_url.value or _persisted_sql_url(_zenml_global_config())
     if not url or not url.startswith(_SQLITE_PREFIX):
         return None
     database = Path(url[len(_SQLITE_PREFIX) :])
-    if not database.is_file():
+    return database if database.is_file() else None
+
+
+def fast_path_state() -> FastPath | None:
+    """The fast path's guard for this process's local store; ``None`` where it does not apply
+    (a server connection, no local store yet) or cannot be told now. For ``status``/``info``."""
+    database = local_database()
+    if database is None:
         return None
     try:
-        return _describe(database, config, connection.project.value)
-    except sqlite3.Error:
-        return None  # locked, half-created or unreadable: ZenML knows how to deal with it
+        return fast_path(database)
+    except (sqlite3.Error, OSError):
+        return None  # locked or unreadable right now: not a verdict on its schema
 
 
 def read_locally(read: Callable[[LocalStore], T | None]) -> T | None:
@@ -167,9 +195,6 @@ def _zenml_repository_in_use() -> bool:
 def _describe(database: Path, config: dict[str, Any], project: str | None) -> LocalStore | None:
     store = LocalStore(database=database, project_id="", active_stack_id=None)
     with store.connect() as db:
-        version = db.execute("SELECT version_num FROM alembic_version").fetchone()
-        if version is None or version[0] != SCHEMA_VERSION:
-            return None
         project_id = _project_id(db, project or os.environ.get("ZENML_ACTIVE_PROJECT_ID"), config)
         if project_id is None:
             return None

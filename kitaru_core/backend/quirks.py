@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import warnings
-from typing import Any
-
 # pydantic warns when a field name shadows a BaseModel attribute (``schema``, ``json``,
 # ``copy``, …). ZenML builds a ``PipelineInput`` model from the flow's parameters on every
 # compile, so a flow parameter named ``schema`` printed this warning on each run, though the
@@ -14,22 +10,10 @@ from typing import Any
 _SHADOW_WARNING = (
     r'Field name "[^"]+" in "PipelineInput" shadows an attribute in parent "BaseModel"'
 )
-_MARK = "_kitaru_quiet_shadowing"
 
 
 def quiet_flow_input_model() -> None:
-    """Wrap ZenML's input-model builder (once per process) so it drops the shadowing warning."""
-    from zenml.pipelines.pipeline_definition import Pipeline
+    """Drop the shadowing warning while ZenML builds a flow's input model (once per process)."""
+    from kitaru_core.backend.zenml_compat.pipeline import ignore_input_model_warning
 
-    original = getattr(Pipeline, "_compute_input_model", None)
-    if original is None or getattr(original, _MARK, False):
-        return  # a ZenML without this builder, or wrapped already
-
-    @functools.wraps(original)
-    def compute_input_model(self: Any) -> Any:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_SHADOW_WARNING, category=UserWarning)
-            return original(self)
-
-    setattr(compute_input_model, _MARK, True)
-    Pipeline._compute_input_model = compute_input_model  # type: ignore[method-assign]
+    ignore_input_model_warning(_SHADOW_WARNING)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from zenml.enums import ExecutionStatus as ZenStatus
-from zenml.pipelines.dynamic.pipeline_definition import DynamicPipeline
-
-from kitaru_core.backend.bootstrap import zenml_client
+from kitaru_core.backend.cancel import stop_run as stop_run  # re-exported until callers move
 from kitaru_core.backend.control import prepare_source_root
 from kitaru_core.backend.runs import get_run
+from kitaru_core.backend.zenml_compat.pipeline import load_dynamic_pipeline
 from kitaru_core.errors import KitaruStateError
 from kitaru_core.hints import Hint
 from kitaru_core.runtime.launcher import store_options, temporary_stack
@@ -106,7 +104,7 @@ def _pipeline_for(run: Any) -> Any:
                 mcp="{tool:kitaru_executions_run|start the flow anew}.",
             ),
         )
-    return DynamicPipeline.load_from_source(spec.source)
+    return load_dynamic_pipeline(spec.source)
 
 
 def answers_before(run: Any, call_id: str | None) -> dict[str, Any]:
@@ -209,20 +207,3 @@ def mark_retried(exec_id: str, new_exec_id: str) -> None:
     from zenml import log_metadata
 
     log_metadata(metadata={"kitaru_retried_as": new_exec_id}, run_id_name_or_prefix=exec_id)
-
-
-def is_failed(run: Any) -> bool:
-    return bool(run.status == ZenStatus.FAILED)
-
-
-def stop_run(exec_id: str, reason: str) -> None:
-    """Mark a run and its unfinished checkpoints stopped (its process is gone)."""
-    from zenml.models import PipelineRunUpdate, StepRunUpdate
-
-    store = zenml_client().zen_store
-    run = get_run(exec_id)
-    for step in (run.steps or {}).values():
-        if not step.status.is_finished:
-            store.update_run_step(step.id, StepRunUpdate(status=ZenStatus.STOPPED))
-    if not run.status.is_finished:
-        store.update_run(run.id, PipelineRunUpdate(status=ZenStatus.STOPPED, status_reason=reason))

@@ -42,10 +42,10 @@ def store_kind() -> tuple[str, str]:
 
 def local_server_url() -> str | None:
     """The URL of the local server daemon this config dir started, if it runs."""
-    from zenml.zen_server.deploy.deployer import LocalServerDeployer
+    from kitaru_core.backend.zenml_compat.server import local_server_deployer
 
     try:
-        server = LocalServerDeployer().get_server()
+        server = local_server_deployer().get_server()
     except Exception:  # none deployed
         return None
     if not server.status or not server.status.url or not server.is_running:
@@ -57,17 +57,10 @@ def start_local_server(port: int | None = None) -> str:
     """Start (or reuse) the local server daemon on loopback and connect to it; its URL."""
     _require_server_extra()
     prepare_zenml()  # not zenml_client(): the current store may be an unreachable server
-    from zenml.enums import ServerProviderType
-    from zenml.zen_server.deploy.deployer import LocalServerDeployer
-    from zenml.zen_server.deploy.deployment import LocalServerDeploymentConfig
+    from kitaru_core.backend.zenml_compat.server import daemon_server_config, local_server_deployer
 
-    deployer = LocalServerDeployer()
-    # The daemon provider's config takes the port as an extra field.
-    options: dict[str, Any] = {
-        "provider": ServerProviderType.DAEMON,
-        "port": port or LOCAL_SERVER_PORT,
-    }
-    config = LocalServerDeploymentConfig(**options)
+    deployer = local_server_deployer()
+    config = daemon_server_config(port or LOCAL_SERVER_PORT)
     try:
         server = deployer.deploy_server(config, timeout=START_TIMEOUT)
         deployer.connect_to_server()
@@ -87,11 +80,12 @@ def stop_local_server() -> bool:
     """Stop the local server daemon (if any) and return to the embedded store."""
     prepare_zenml()  # works while the server this config dir points at is unreachable
     from zenml.config.global_config import GlobalConfiguration
-    from zenml.zen_server.deploy.deployer import LocalServerDeployer
+
+    from kitaru_core.backend.zenml_compat.server import local_server_deployer
 
     was_running = local_server_url() is not None
     with contextlib.suppress(Exception):  # nothing deployed
-        LocalServerDeployer().remove_server()
+        local_server_deployer().remove_server()
     GlobalConfiguration().set_default_store()
     return was_running
 
@@ -106,17 +100,17 @@ def connect_remote(url: str, *, api_key: str | None, project: str | None, hint: 
     check_reachable(url, hint=hint)
     prepare_zenml()  # not zenml_client(): the current store may be the unreachable one
     from zenml.config.global_config import GlobalConfiguration
-    from zenml.login.credentials_store import get_credentials_store
-    from zenml.zen_stores.rest_zen_store import RestZenStoreConfiguration
 
-    credentials = get_credentials_store()
+    from kitaru_core.backend.zenml_compat.server import credentials_store, server_store_config
+
+    credentials = credentials_store()
     had_credentials = credentials.get_credentials(url) is not None
     config = GlobalConfiguration()
     previous = config.store  # the persisted store config, not opened here
     if api_key:
         credentials.set_api_key(url, api_key)
     try:
-        config.set_store(RestZenStoreConfiguration(url=url, verify_ssl=True))
+        config.set_store(server_store_config(url))
         if project:
             _activate_project(url, project)
     except Exception as exc:
@@ -147,7 +141,8 @@ def _activate_project(url: str, project: str) -> None:
 def _restore(previous: Any, url: str, *, forget_credentials: bool) -> None:
     """Undo a failed connect: the previous store config back, the new credentials gone."""
     from zenml.config.global_config import GlobalConfiguration
-    from zenml.login.credentials_store import get_credentials_store
+
+    from kitaru_core.backend.zenml_compat.server import credentials_store
 
     config = GlobalConfiguration()
     if config.store != previous:
@@ -160,7 +155,7 @@ def _restore(previous: Any, url: str, *, forget_credentials: bool) -> None:
             config.store = previous  # persisted even when it could not be opened just now
     if forget_credentials:
         with contextlib.suppress(Exception):
-            get_credentials_store().clear_credentials(url)
+            credentials_store().clear_credentials(url)
 
 
 def api_token(expires_in: int) -> str:

@@ -24,6 +24,7 @@ from kitaru_core.backend import stack_specs as specs
 from kitaru_core.backend import stack_views as views
 from kitaru_core.backend.bootstrap import zenml_client
 from kitaru_core.backend.stack_labels import REGION_LABEL, TYPE_LABEL, is_managed, managed_labels
+from kitaru_core.backend.zenml_compat.errors import is_authorization_error
 from kitaru_core.config.masking import mask_value
 from kitaru_core.errors import (
     KitaruBackendError,
@@ -262,7 +263,7 @@ def _create_connector(
             )
     except Exception as exc:
         reason = _scrub(str(exc), spec.secret_values)
-        if request.verify and type(exc).__name__ == "AuthorizationException":
+        if request.verify and is_authorization_error(exc):
             raise KitaruBackendError(
                 f"The {spec.connector_type} credentials could not be verified: {reason}",
                 hint=Hint(

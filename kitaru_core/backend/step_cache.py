@@ -8,9 +8,11 @@ the local store that costs more than running a trivial checkpoint. What the call
 the answer is small: the step run's id, the ids of its input and output artifacts, its cache
 expiry, docstring and source code (``StepRunRequestFactory.populate_request``).
 
-On a local SQLite store Kitaru answers the same question with three indexed selects over the
-same tables and the same conditions (project, cache key, status ``completed``, not expired,
-newest first), and returns only those fields. A hit is then recorded in the new execution by
+On a local SQLite store whose schema the fast path's one guard accepts
+(:mod:`kitaru_core.backend.zenml_compat.schema`), Kitaru answers the same question with three
+indexed selects over the same tables (its SQLAlchemy Core tables) and the same conditions
+(project, cache key, status ``completed``, not expired, newest first), and returns only those
+fields. A hit is then recorded in the new execution by
 :mod:`kitaru_core.backend.cache_record` instead of ZenML's ``create_run_step``. Any other store
 — a server, MySQL — and any error on the way go through ZenML's own code unchanged.
 """
@@ -19,11 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
+
+from kitaru_core.backend.zenml_compat import database, schema, store_internals
 
 _installed = False
 # Switched off by :func:`zenml_path_only` (tests and benchmarks compare both paths with it).
@@ -54,33 +60,27 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from zenml.orchestrators import cache_utils
+    store_internals.replace_cache_lookup(_fast_lookup)
+    store_internals.replace_create_run_step(_fast_record)
+    _installed = True
 
-    original = cache_utils.get_cached_step_run
 
+def _fast_lookup(original: Callable[[str], Any]) -> Callable[[str], Any]:
     def get_cached_step_run(cache_key: str) -> Any:
         store = _local_sqlite_store()
         if store is None:
             return original(cache_key)
         try:
-            return lookup(store.engine, cache_key, _active_project_id())
+            return lookup(database.sqlite_engine(store), cache_key, _active_project_id())
         except Exception:  # an unexpected schema or state: ZenML's own query decides
             return original(cache_key)
 
-    # populate_request reads `cache_utils.get_cached_step_run` at call time, so replacing
-    # the module attribute is enough; the answer has every field it reads.
-    cache_utils.get_cached_step_run = get_cached_step_run
-    _record_hits_directly()
-    _installed = True
+    return get_cached_step_run
 
 
-def _record_hits_directly() -> None:
+def _fast_record(original: Callable[..., Any]) -> Callable[..., Any]:
     """Let :mod:`cache_record` write cache hits on a local SQLite store (ZenML otherwise)."""
-    from zenml.zen_stores.sql_zen_store import SqlZenStore
-
     from kitaru_core.backend import cache_record
-
-    original = SqlZenStore.create_run_step
 
     @functools.wraps(original)
     def create_run_step(self: Any, step_run: Any) -> Any:
@@ -90,7 +90,7 @@ def _record_hits_directly() -> None:
                 return response
         return original(self, step_run)
 
-    SqlZenStore.create_run_step = create_run_step  # type: ignore[method-assign]
+    return create_run_step
 
 
 @contextlib.contextmanager
@@ -114,28 +114,17 @@ def _local_sqlite_store() -> Any | None:
 
 def _fast_path_applies(store: Any) -> bool:
     """Whether the fast path is on and ``store`` is a SQL store on a SQLite file opened by this
-    client (not a server, not a ZenML server process's own store)."""
-    from zenml.constants import ENV_ZENML_SERVER, handle_bool_env_var
-
-    engine = getattr(store, "engine", None)
-    return (
-        _enabled
-        and _verified_zenml()
-        and engine is not None
-        and engine.dialect.name == "sqlite"
-        and not handle_bool_env_var(ENV_ZENML_SERVER)
-    )
-
-
-@functools.cache
-def _verified_zenml() -> bool:
-    """Only the ZenML release these shortcuts were checked against (its schema, and what its
-    ``create_run_step`` writes); any other release keeps ZenML's own code."""
-    import zenml
-
-    from kitaru_core.backend.local_store import SCHEMA_VERSION
-
-    return bool(zenml.__version__ == SCHEMA_VERSION)
+    client (not a server, not a ZenML server process's own store) whose schema the fast path's
+    one guard (:func:`~kitaru_core.backend.zenml_compat.schema.fast_path`) accepts."""
+    if not _enabled:
+        return False
+    file = database.sqlite_file(store)
+    if file is None or store_internals.is_server_process():
+        return False
+    try:
+        return schema.fast_path(Path(file)).enabled
+    except (sqlite3.Error, OSError):
+        return False
 
 
 def _active_project_id() -> UUID:
@@ -151,26 +140,23 @@ def lookup(engine: Any, cache_key: str, project_id: UUID) -> CachedStepRun | Non
     filtered by project, cache key, ``cache_expired=False`` and status ``completed``, newest
     ``created`` first), answered with the ``cache_key`` index.
     """
-    from sqlmodel import col, or_, select
+    from sqlalchemy import or_, select
     from zenml.enums import ExecutionStatus
-    from zenml.utils.time_utils import utc_now
-    from zenml.zen_stores.schemas import (
-        StepRunInputArtifactSchema,
-        StepRunOutputArtifactSchema,
-        StepRunSchema,
-    )
 
-    run = StepRunSchema
+    run = schema.core_table("step_run").c
     hit_query = (
         select(run.id, run.cache_expires_at, run.docstring, run.source_code)
         .where(run.cache_key == cache_key)
         .where(run.project_id == project_id)
         .where(run.status == ExecutionStatus.COMPLETED.value)
-        .where(or_(col(run.cache_expires_at).is_(None), col(run.cache_expires_at) > utc_now()))
-        .order_by(col(run.created).desc(), col(run.id).desc())
+        .where(
+            or_(run.cache_expires_at.is_(None), run.cache_expires_at > store_internals.utc_now())
+        )
+        .order_by(run.created.desc(), run.id.desc())
         .limit(1)
     )
-    inputs_table, outputs_table = StepRunInputArtifactSchema, StepRunOutputArtifactSchema
+    inputs_table = schema.core_table("step_run_input_artifact").c
+    outputs_table = schema.core_table("step_run_output_artifact").c
     with engine.connect() as connection:
         hit = connection.execute(hit_query).first()
         if hit is None:
@@ -178,7 +164,7 @@ def lookup(engine: Any, cache_key: str, project_id: UUID) -> CachedStepRun | Non
         inputs = connection.execute(
             select(inputs_table.name, inputs_table.artifact_id, inputs_table.input_index)
             .where(inputs_table.step_id == hit.id)
-            .order_by(col(inputs_table.input_index))
+            .order_by(inputs_table.input_index)
         ).all()
         outputs = connection.execute(
             select(outputs_table.name, outputs_table.artifact_id).where(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import os
+from collections.abc import Callable
 from typing import Any
 
 from kitaru_core.backend import step_cache
+from kitaru_core.backend.zenml_compat import store_internals
 
 # Step arguments up to this many bytes of JSON are stored as step parameters in the run's
 # configuration (one database row) instead of being uploaded as one artifact per call.
@@ -51,10 +53,7 @@ def _installed_packages() -> list[str]:
 
 
 def _cheap_environment_capture() -> None:
-    from zenml.environment import Environment
-
-    cached = functools.lru_cache(maxsize=1)(_installed_packages)
-    Environment.get_python_packages = staticmethod(cached)  # type: ignore[method-assign]
+    store_internals.replace_python_packages(functools.lru_cache(maxsize=1)(_installed_packages))
 
 
 def _memoize_source_hashes() -> None:
@@ -64,11 +63,10 @@ def _memoize_source_hashes() -> None:
     cache key of every single invocation. Source files do not change under a running process
     (``inspect`` caches them the same way), so the hash is computed once per object.
     """
-    from zenml.utils import source_code_utils
+    store_internals.replace_hashed_source_code(_memoized)
 
-    original = source_code_utils.get_hashed_source_code
-    if getattr(original, "__kitaru_memoized__", False):
-        return
+
+def _memoized(original: Callable[[Any], str]) -> Callable[[Any], str]:
     memo: dict[int, tuple[Any, str]] = {}
 
     @functools.wraps(original)
@@ -81,18 +79,16 @@ def _memoize_source_hashes() -> None:
         return digest
 
     hashed.__kitaru_memoized__ = True  # type: ignore[attr-defined]
-    source_code_utils.get_hashed_source_code = hashed
+    return hashed
 
 
 def _activate_integrations_once() -> None:
     """ZenML re-checks every integration's installed packages when compiling each run; the
     answer cannot change within a process, so the check runs once."""
-    from zenml.integrations.registry import integration_registry
+    store_internals.replace_activate_integrations(_once_per_registry)
 
-    registry_type = type(integration_registry)
-    original = registry_type.activate_integrations
-    if getattr(original, "__kitaru_once__", False):
-        return
+
+def _once_per_registry(original: Callable[..., None]) -> Callable[..., None]:
     done: set[int] = set()
 
     @functools.wraps(original)
@@ -102,7 +98,7 @@ def _activate_integrations_once() -> None:
             done.add(id(self))
 
     activate_once.__kitaru_once__ = True  # type: ignore[attr-defined]
-    registry_type.activate_integrations = activate_once  # type: ignore[method-assign]
+    return activate_once
 
 
 def _sqlite_wal(client: Any) -> None:
@@ -114,9 +110,10 @@ def _sqlite_wal(client: Any) -> None:
     """
     from sqlalchemy import event
 
-    store = client.zen_store
-    engine = getattr(store, "engine", None)
-    if engine is None or engine.dialect.name != "sqlite":
+    from kitaru_core.backend.zenml_compat.database import sqlite_engine
+
+    engine = sqlite_engine(client.zen_store)
+    if engine is None:
         return
 
     @event.listens_for(engine, "connect")

@@ -107,9 +107,10 @@ def _one_answer_at_a_time(store: Any) -> Iterator[None]:
     overwrites the first. A file lock beside the database closes that window (answers are rare
     and the lock is held for one short resolve). Other databases lock the row themselves.
     """
-    engine = getattr(store, "engine", None)
-    database = engine.url.database if engine is not None else None
-    if engine is None or engine.dialect.name != "sqlite" or not database:
+    from kitaru_core.backend.zenml_compat.database import sqlite_file
+
+    database = sqlite_file(store)
+    if database is None:
         yield
         return
     with open(f"{database}.kitaru-answers.lock", "a", encoding="utf-8") as handle:

@@ -10,7 +10,6 @@ Only ``click`` and :mod:`kitaru_core.errors` are imported here, both cheap.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 import warnings
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from kitaru_core.config.env import debug_enabled
 from kitaru_core.errors import KitaruError, KitaruUsageError, KitaruValidationError
 from kitaru_core.hints import Surface
 
@@ -198,10 +198,6 @@ def long_running() -> None:
     import gc
 
     gc.enable()
-
-
-def debug_enabled() -> bool:
-    return os.environ.get("KITARU_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 class KitaruGroup(click.Group):

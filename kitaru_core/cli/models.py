@@ -24,9 +24,9 @@ def model_group() -> None:
 @output_option
 def model_register_command(alias: str, model: str, secret: str | None, make_default: bool) -> None:
     """Register ALIAS for a model (the first alias becomes the default)."""
-    from kitaru_core.services import models
+    from kitaru_core.services import llm_models
 
-    registration = models.register_model(alias, model, secret, default=make_default)
+    registration = llm_models.register_model(alias, model, secret, default=make_default)
     info = registration.model
     verb = "Registered" if registration.created else "Updated"
     emit(
@@ -42,9 +42,9 @@ def model_register_command(alias: str, model: str, secret: str | None, make_defa
 @output_option
 def model_list_command() -> None:
     """List the registered aliases (secrets by name only)."""
-    from kitaru_core.services import models
+    from kitaru_core.services import llm_models
 
-    items = models.list_models()
+    items = llm_models.list_models()
 
     def human(out: Any) -> None:
         rows = table("alias", "model", "secret", "default")
@@ -62,9 +62,9 @@ def model_list_command() -> None:
 @output_option
 def model_remove_command(alias: str) -> None:
     """Remove ALIAS (removing the default leaves no default until you choose one)."""
-    from kitaru_core.services import models
+    from kitaru_core.services import llm_models
 
-    removal = models.remove_model(alias)
+    removal = llm_models.remove_model(alias)
     emit(removal, lambda out: out.print(f"Removed {escape(removal.removed.alias)}"))
 
 

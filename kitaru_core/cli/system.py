@@ -55,7 +55,17 @@ def _status_rows(status: SystemStatus) -> list[tuple[str, object]]:
         ("Project", status.project or "[dim]unknown[/]"),
         ("Active stack", f"{escape(stack.name)}  [dim]{stack.id}[/]" if stack else None),
         ("Config dir", escape(status.config_dir)),
+        ("Fast path", _fast_path_row(status)),
     ]
+
+
+def _fast_path_row(status: SystemStatus) -> str | None:
+    state = status.fast_path
+    if state is None:
+        return None
+    if state.enabled:
+        return "on  [dim]local store read directly[/]"
+    return f"[yellow]off[/]: {escape(state.reason)}  [dim](reads and cached checkpoints slower)[/]"
 
 
 def _render_status(out: Console, status: SystemStatus, extra: list[tuple[str, object]]) -> None:
@@ -66,6 +76,9 @@ def _render_status(out: Console, status: SystemStatus, extra: list[tuple[str, ob
         out.print(
             fields_table([(name, escape(value)) for name, value in sorted(status.env.items())])
         )
+    if status.fast_path is not None and status.fast_path.fix:
+        out.print()
+        out.print(f"[yellow]Fast path off.[/] {escape(status.fast_path.fix)}")
     for problem in status.problems:
         out.print()
         out.print(f"[red bold]Problem[/] ({problem.get('code')}): {escape(problem.get('message'))}")

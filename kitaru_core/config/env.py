@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from kitaru_core.config.image import ImageSettings, coerce_image
 from kitaru_core.config.masking import mask_url
 from kitaru_core.errors import KitaruUsageError
+
+if TYPE_CHECKING:
+    from kitaru_core.config.image import ImageSettings
 
 PUBLIC_VARS = (
     "KITARU_SERVER_URL",
@@ -33,6 +36,16 @@ PUBLIC_VARS = (
 _URL = "KITARU_SERVER_URL"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def debug_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``KITARU_DEBUG`` turns debug output on: the one reading of that variable.
+
+    Never raises, because it is asked while reporting other errors and while logging is set
+    up: a value that is not a true word means off (``read_env`` reports a malformed one).
+    """
+    env = os.environ if environ is None else environ
+    return env.get("KITARU_DEBUG", "").strip().lower() in _TRUE
 
 
 def parse_bool(raw: str, *, name: str) -> bool:
@@ -88,12 +101,8 @@ class KitaruEnv:
     image: ImageSettings | None = None
     default_model: str | None = None
     llm_mock_response: str | None = None
-    config_path: str | None = None
     debug: bool = False
     analytics_opt_in: bool = False
-    log_store_backend: str | None = None
-    log_store_endpoint: str | None = None
-    log_store_api_key: str | None = None
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
@@ -104,7 +113,13 @@ def _get(environ: Mapping[str, str], name: str) -> str | None:
 
 
 def read_env(environ: Mapping[str, str] | None = None) -> KitaruEnv:
-    """Parse and validate every ``KITARU_*`` variable; a bad value is a usage error."""
+    """Parse and validate the ``KITARU_*`` variables of the configuration layers; a bad value
+    is a usage error. ``KITARU_CONFIG_PATH`` and ``KITARU_LOG_STORE_*`` are read where they are
+    used (``config.paths``, ``requests.log_store``)."""
+    # Imported here: pydantic (behind the image settings) is the only heavy import of this
+    # module, and ``debug_enabled`` must stay cheap for the processes that only ask that.
+    from kitaru_core.config.image import coerce_image
+
     env = os.environ if environ is None else environ
     server_url = _get(env, _URL)
     cache = _get(env, "KITARU_CACHE")
@@ -121,14 +136,10 @@ def read_env(environ: Mapping[str, str] | None = None) -> KitaruEnv:
         image=coerce_image(_get(env, "KITARU_IMAGE"), source="KITARU_IMAGE"),
         default_model=_get(env, "KITARU_DEFAULT_MODEL"),
         llm_mock_response=env.get("KITARU_LLM_MOCK_RESPONSE"),
-        config_path=_get(env, "KITARU_CONFIG_PATH"),
         debug=False if debug is None else parse_bool(debug, name="KITARU_DEBUG"),
         analytics_opt_in=(
             False if analytics is None else parse_bool(analytics, name="KITARU_ANALYTICS_OPT_IN")
         ),
-        log_store_backend=_get(env, "KITARU_LOG_STORE_BACKEND"),
-        log_store_endpoint=_get(env, "KITARU_LOG_STORE_ENDPOINT"),
-        log_store_api_key=_get(env, "KITARU_LOG_STORE_API_KEY"),
     )
     check_connection_pair(parsed)
     return parsed

@@ -11,6 +11,8 @@ import os
 import uuid
 from collections.abc import Mapping, MutableMapping
 
+from kitaru_core.config.env import debug_enabled
+
 _TRUE = {"1", "true", "yes", "on"}
 
 # KITARU_* name → ZENML_* name; the Kitaru value wins over a directly set ZenML one.
@@ -83,7 +85,7 @@ def translate(environ: MutableMapping[str, str]) -> None:
     analytics = environ.get("KITARU_ANALYTICS_OPT_IN", "").strip().lower()
     if analytics:
         environ["ZENML_ANALYTICS_OPT_IN"] = "true" if analytics in _TRUE else "false"
-    if environ.get("KITARU_DEBUG", "").strip().lower() in _TRUE:
+    if debug_enabled(environ):
         environ["ZENML_LOGGING_VERBOSITY"] = "DEBUG"
         environ["ZENML_DEBUG"] = "true"
 

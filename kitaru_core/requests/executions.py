@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +16,7 @@ from kitaru_core.errors import (
 )
 from kitaru_core.hints import EXECUTION_IDS, Hint
 from kitaru_core.models import ExecutionStatus, ReplayPlan
+from kitaru_core.requests import cursor as cursor_format
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
@@ -81,24 +80,13 @@ def check_limit(limit: int | None, *, field: str = "limit", maximum: int = MAX_L
 
 
 def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+    """The cursor of the services' lists (executions, flows) at ``offset``."""
+    return cursor_format.encode_cursor(offset, kind=cursor_format.SERVICE_LIST)
 
 
 def decode_cursor(cursor: str | None, *, field: str = "cursor") -> int:
-    """The offset inside an opaque cursor; a cursor Kitaru did not make is a validation error."""
-    if not cursor:
-        return 0
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        offset = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())["o"]
-    except (ValueError, KeyError, TypeError):
-        offset = -1
-    if not isinstance(offset, int) or offset < 0:
-        raise KitaruValidationError(
-            "The cursor is not one Kitaru returned.",
-            fields={field: "pass the next_cursor of a previous call, or omit it"},
-        )
-    return offset
+    """The offset in a cursor of the services' lists; anything else is a validation error."""
+    return cursor_format.decode_cursor(cursor, kind=cursor_format.SERVICE_LIST, field=field)
 
 
 def _jsonschema() -> Any:

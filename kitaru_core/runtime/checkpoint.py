@@ -125,22 +125,11 @@ def _take_override(scope: context.FlowScope, name: str, pinned: str | None) -> t
     The id is the one ZenML would give this call (``name``, ``name_2``, … or the pinned id), so
     the calls after it keep the ids they had in the original execution.
     """
-    from zenml.execution.pipeline.dynamic.run_context import DynamicPipelineRunContext
-    from zenml.execution.pipeline.utils import compute_invocation_id
+    from kitaru_core.backend.zenml_compat.runner import claim_invocation_id
 
-    run_context = DynamicPipelineRunContext.get()
-    if run_context is None:
+    call_id = claim_invocation_id(pinned or name, pinned=bool(pinned), only_if=scope.overrides)
+    if call_id is None:
         return False, None
-    runner = run_context.runner
-    with runner._invocation_id_lock:
-        call_id = compute_invocation_id(
-            existing_invocations=runner._invocation_ids,
-            base_name=pinned or name,
-            allow_suffix=not pinned,
-        )
-        if call_id not in scope.overrides:
-            return False, None
-        runner._invocation_ids.add(call_id)
     terminal.checkpoint_overridden(call_id)
     return True, scope.overrides[call_id]
 

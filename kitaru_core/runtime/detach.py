@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from kitaru_core.errors import (
     KitaruTimeoutError,
     error_from_dict,
 )
+from kitaru_core.jobs import Job, PoolRequest, parse_job
 
 START_TIMEOUT = 120.0
 # How long a job waits for a warm pool that is still starting before spawning a worker instead.
@@ -94,16 +96,15 @@ class _Zygote:
     def usable(self) -> bool:
         return self.ready.is_set() and not self.failed and self.process.poll() is None
 
-    def submit(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def submit(self, job: Job, log_file: Path, timeout: float) -> dict[str, Any]:
         job_id = uuid.uuid4().hex
+        request = PoolRequest(job_id=job_id, log_file=str(log_file), job=job)
         replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._replies[job_id] = replies
         try:
             with self._lock:
                 assert self.process.stdin is not None
-                self.process.stdin.write(
-                    (json.dumps({"job_id": job_id, "job": job}) + "\n").encode()
-                )
+                self.process.stdin.write((request.to_wire() + "\n").encode())
                 self.process.stdin.flush()
             reply = replies.get(timeout=timeout)
         except queue.Empty as exc:
@@ -169,19 +170,20 @@ def _ready_zygote(wait: bool = True) -> _Zygote | None:
 
 
 def launch_job(
-    job: dict[str, Any], *, timeout: float = START_TIMEOUT, wait_for_pool: bool = True
+    job: Job | Mapping[str, Any], *, timeout: float = START_TIMEOUT, wait_for_pool: bool = True
 ) -> StartedJob:
     """Run ``job`` in a new detached worker; return what it reported once it started.
 
-    Forked from the warm pool when this process started one (fast), else spawned.
+    A mapping is read as a job first (a malformed one starts nothing). Forked from the warm
+    pool when this process started one (fast), else spawned.
     """
+    job = _in_a_directory(parse_job(job) if isinstance(job, Mapping) else job)
     log_dir = runs_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"worker-{uuid.uuid4().hex[:12]}.log"
-    job = {"cwd": os.getcwd(), **job}
     zygote = _ready_zygote(wait_for_pool)
     if zygote is not None:
-        payload = zygote.submit({**job, "log_file": str(log_file)}, timeout)
+        payload = zygote.submit(job, log_file, timeout)
         if "exited" in payload:
             raise _died_before_starting(log_file, payload["exited"])
         if payload.get("error", {}).get("code") != "backend_error" or zygote.usable():
@@ -189,15 +191,21 @@ def launch_job(
     return _spawn(job, log_file, timeout)
 
 
+def _in_a_directory(job: Job) -> Job:
+    """The job with the caller's directory, unless it names one: a worker runs where its
+    caller stood, so relative flow files resolve the same way."""
+    return job if job.cwd is not None else job.model_copy(update={"cwd": os.getcwd()})
+
+
 def start_job(
-    job: dict[str, Any], *, timeout: float = START_TIMEOUT, wait_for_pool: bool = True
+    job: Job | Mapping[str, Any], *, timeout: float = START_TIMEOUT, wait_for_pool: bool = True
 ) -> tuple[str, Path]:
     """Run ``job`` in a new detached worker; return ``(exec_id, log_file)`` once it started."""
     started = launch_job(job, timeout=timeout, wait_for_pool=wait_for_pool)
     return started.exec_id, started.log_file
 
 
-def _spawn(job: dict[str, Any], log_file: Path, timeout: float) -> StartedJob:
+def _spawn(job: Job, log_file: Path, timeout: float) -> StartedJob:
     read_fd, write_fd = os.pipe()
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
@@ -214,7 +222,7 @@ def _spawn(job: dict[str, Any], log_file: Path, timeout: float) -> StartedJob:
     _children.append(process)
     try:
         assert process.stdin is not None
-        process.stdin.write(json.dumps(job).encode())
+        process.stdin.write(job.to_wire().encode())
         process.stdin.close()
         line = _read_line(read_fd, timeout)
     finally:

@@ -88,22 +88,10 @@ def _allow_main_without_file() -> None:
     them in a notebook is exactly what this process needs: ZenML loads a ``__main__`` source
     from ``sys.modules['__main__']`` in the same process, and Kitaru refuses to load it in any
     other process. Only the case ZenML would reject changes.
-    ZenML private name: ``source_utils._resolve_module`` (to be collected in
-    ``backend/zenml_compat.py``).
     """
-    from zenml.utils import source_utils
+    from kitaru_core.backend.zenml_compat.source import name_main_without_file
 
-    original = source_utils._resolve_module
-    if getattr(original, "__kitaru_patched__", False):
-        return
-
-    def resolve_module(module: Any) -> str:
-        if module.__name__ == "__main__" and not has_python_file(module):
-            return "__main__"
-        return str(original(module))
-
-    resolve_module.__kitaru_patched__ = True  # type: ignore[attr-defined]
-    source_utils._resolve_module = resolve_module
+    name_main_without_file(has_python_file)
 
 
 def allow_missing_source_code() -> None:
@@ -112,28 +100,11 @@ def allow_missing_source_code() -> None:
     ZenML reads each pipeline's and step's source text (``inspect.getsource``) for its
     version hash and cache key; code typed into ``python -c``, stdin or a REPL has none. The
     fallback is a digest of the compiled code, so a changed function still misses the cache.
-    Only the case ZenML would fail on changes. ZenML names: ``Pipeline.source_code`` and
-    ``BaseStep.source_code`` (properties; to be collected in ``backend/zenml_compat.py``).
+    Only the case ZenML would fail on changes.
     """
-    from zenml.pipelines.pipeline_definition import Pipeline
-    from zenml.steps.base_step import BaseStep
+    from kitaru_core.backend.zenml_compat.source import fingerprint_when_source_missing
 
-    for cls in (Pipeline, BaseStep):
-        original = cls.__dict__["source_code"]
-        if getattr(original.fget, "__kitaru_patched__", False):
-            continue
-        cls.source_code = property(_with_fallback(original.fget))  # type: ignore[method-assign,assignment]
-
-
-def _with_fallback(read: Callable[[Any], str]) -> Callable[[Any], str]:
-    def source_code(self: Any) -> str:
-        try:
-            return read(self)
-        except (OSError, TypeError):
-            return code_fingerprint(self.source_object)
-
-    source_code.__kitaru_patched__ = True  # type: ignore[attr-defined]
-    return source_code
+    fingerprint_when_source_missing(code_fingerprint)
 
 
 def code_fingerprint(func: Any) -> str:

@@ -61,11 +61,9 @@ def build_pipeline(flow: Flow) -> Any:
 
 def run_flow_body(flow: Flow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """The body ZenML runs: the user's function inside a Kitaru flow scope."""
-    from zenml.execution.pipeline.dynamic.run_context import DynamicPipelineRunContext
+    from kitaru_core.backend.zenml_compat.runner import current_run
 
-    run_context = DynamicPipelineRunContext.get()
-    assert run_context is not None, "a flow body runs inside a ZenML dynamic run"
-    run = run_context.run
+    run = current_run()
     exec_id = str(run.id)
     with _started_lock:
         _last_started[threading.get_ident()] = exec_id
@@ -104,10 +102,10 @@ def _finish_cancelled(exec_id: str) -> None:
     from uuid import UUID
 
     from zenml.enums import ExecutionStatus as ZenStatus
-    from zenml.execution.pipeline.dynamic.runner import _WaitConditionAborted
     from zenml.models import PipelineRunUpdate
 
     from kitaru_core.backend.bootstrap import zenml_client
+    from kitaru_core.backend.zenml_compat.runner import abort_signal
 
     terminal.cancelled(exec_id)
     zenml_client().zen_store.update_run(
@@ -115,7 +113,7 @@ def _finish_cancelled(exec_id: str) -> None:
         PipelineRunUpdate(status=ZenStatus.STOPPED, status_reason="Cancelled by request."),
     )
     # ZenML leaves the status alone for this signal (it is what an aborted wait raises).
-    raise _WaitConditionAborted("cancelled") from None
+    raise abort_signal("cancelled") from None
 
 
 def record_result(exec_id: str, flow_name: str, scope: context.FlowScope, value: Any) -> None:
@@ -315,7 +313,7 @@ def _docker_settings(image: ImageSettings, remote: bool) -> Any:
     when containers are built: a local run needs no installable Kitaru."""
     from zenml.config import DockerSettings
 
-    from kitaru_core.services.models import registry_environment
+    from kitaru_core.services.llm_models import registry_environment
 
     if remote:
         image = image.with_kitaru_requirement()  # refuses when no container could install it

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kitaru_core.config.env import read_env
+from kitaru_core.config.env import debug_enabled, read_env
 from kitaru_core.errors import KitaruBackendError, KitaruError, KitaruUsageError
 from kitaru_core.requests.models import (
     REGISTER_HINT,
@@ -103,18 +103,13 @@ def load_litellm() -> Any:
             # LiteLLM prints "Give Feedback / Get Help" banners on errors and logs every call at
             # INFO; Kitaru reports errors itself and keeps the terminal quiet unless debugging.
             litellm.suppress_debug_info = True
-            if not _debugging() and "LITELLM_LOG" not in os.environ:
+            if not debug_enabled() and "LITELLM_LOG" not in os.environ:
                 for name in _LITELLM_LOGGERS:
                     logging.getLogger(name).setLevel(logging.WARNING)
             _litellm = litellm
     return _litellm
 
 
-def _debugging() -> bool:
-    try:
-        return read_env().debug
-    except KitaruError:
-        return False
 
 
 # --- the public call ------------------------------------------------------------------------
@@ -143,7 +138,7 @@ def llm(
         def summarise(text: str) -> str:
             return llm(f"Summarise: {text}", model="fast", name="summary")
     """
-    from kitaru_core.services.models import resolve_model
+    from kitaru_core.services.llm_models import resolve_model
 
     prompt = check_prompt(prompt_or_messages)
     temperature = check_temperature(temperature)

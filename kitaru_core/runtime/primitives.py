@@ -81,7 +81,9 @@ def wait(
             name=name,
         )
     except Exception as exc:
-        if type(exc).__name__ in ("RunPaused", "_WaitConditionAborted"):
+        from kitaru_core.backend.zenml_compat.errors import is_run_suspension
+
+        if is_run_suspension(exc):
             raise FlowSuspended(exc) from exc
         raise
 
@@ -93,13 +95,13 @@ def _recorded_answer(scope: context.FlowScope, name: str | None, schema: Any) ->
     numbering of later waits the same as in the original execution.
     """
     from pydantic import TypeAdapter
-    from zenml.execution.pipeline.dynamic.run_context import DynamicPipelineRunContext
+
+    from kitaru_core.backend.zenml_compat.runner import next_wait_name
 
     if name is None:
-        run_context = DynamicPipelineRunContext.get()
-        if run_context is None:
+        name = next_wait_name()
+        if name is None:
             return False, None
-        name = run_context.next_wait_condition_name()
     if name not in scope.answers:
         return False, None
     value = scope.answers[name]

@@ -4,15 +4,12 @@ unless ``KITARU_DEBUG`` is set)."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 
+from kitaru_core.config.env import debug_enabled
+
 _PREFIX = "[kitaru]"
-
-
-def debug_enabled() -> bool:
-    return os.environ.get("KITARU_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def quiet_zenml() -> None:

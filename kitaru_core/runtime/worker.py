@@ -1,8 +1,9 @@
 """The detached worker: runs one job (start, resume, …) of an execution in its own process.
 
-The parent sends a JSON job on stdin and reads one JSON line from the report pipe: either
-``{"exec_id": ...}`` as soon as the flow body starts, or ``{"error": {...}}`` when the job
-could not start. Everything the flow prints goes to the worker's log file.
+The parent sends a job (``kitaru_core.jobs``, as JSON) on stdin and reads one JSON line from
+the report pipe: either ``{"exec_id": ...}`` as soon as the flow body starts, or
+``{"error": {...}}`` when the job could not start. Everything the flow prints goes to the
+worker's log file.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from kitaru_core.errors import KitaruUsageError, translate_exception
+from kitaru_core.errors import KitaruError, translate_exception
+from kitaru_core.jobs import Job, RerunJob, ResumeJob, RunJob, parse_job
 
 
 class Reporter:
@@ -25,12 +27,10 @@ class Reporter:
         fd: int,
         *,
         tag: dict[str, Any] | None = None,
-        close: bool = True,
         after_send: Callable[[], None] | None = None,
     ) -> None:
         self.fd = fd
         self.tag = tag or {}
-        self.close = close
         self.after_send = after_send
         self.sent = False
 
@@ -40,7 +40,7 @@ class Reporter:
         self.sent = True
         with contextlib.suppress(OSError):
             os.write(self.fd, (json.dumps({**self.tag, **payload}) + "\n").encode())
-            if self.close and not self.tag:
+            if not self.tag:  # a spawned worker's own pipe; pool children share the pool's
                 os.close(self.fd)
         if self.after_send is not None:
             self.after_send()
@@ -60,50 +60,54 @@ def report_started(reporter: Reporter, flow: str | None = None) -> None:
     launcher.started_listeners.append(started)
 
 
-def run_job(job: dict[str, Any], reporter: Reporter) -> None:
-    kind = job.get("kind")
-    if kind == "run":
-        from kitaru_core.config.resolver import ExecutionOverrides
-        from kitaru_core.runtime import launcher
-        from kitaru_core.runtime.loader import load_flow
-
-        flow, _ = load_flow(str(job["target"]))
-        report_started(reporter, flow.name)
-        inputs = job.get("inputs") or {}
-        if not isinstance(inputs, dict):
-            raise KitaruUsageError("Flow inputs must be a JSON object of parameter names.")
-        overrides = ExecutionOverrides.build(
-            stack=job.get("stack"), image=job.get("image"), source="run"
-        )
-        launcher.launch(flow, flow.bind_inputs((), inputs), overrides, extra=job.get("extra"))
-    elif kind == "resume":
-        # Reported before anything imports ZenML (seconds): the caller — a CLI answering a
-        # wait — only needs to know that this process took the job over.
-        reporter.send({"exec_id": job["exec_id"]})
-        from kitaru_core.backend.control import resume_in_process
-        from kitaru_core.runtime.liveness import Heartbeat
-
-        # Mark this process as the runner before the run leaves RESUMING, so that no reader
-        # mistakes the gap before the flow body starts for a crash.
-        heartbeat = Heartbeat(str(job["exec_id"]))
-        try:
-            resume_in_process(str(job["exec_id"]))
-        finally:
-            heartbeat.stop()
-    elif kind == "rerun":
-        from kitaru_core.backend.replay import run_again
-
-        report_started(reporter)
-        run_again(
-            str(job["exec_id"]),
-            skip=list(job.get("skip") or []),
-            overrides=dict(job.get("overrides") or {}),
-            flow_inputs=dict(job.get("flow_inputs") or {}),
-            live=bool(job.get("live")),
-            replay_from=job.get("replay_from"),
-        )
+def run_job(job: Job, reporter: Reporter) -> None:
+    if isinstance(job, RunJob):
+        _run(job, reporter)
+    elif isinstance(job, ResumeJob):
+        _resume(job, reporter)
     else:
-        raise KitaruUsageError(f"Unknown worker job kind {kind!r}.")
+        _rerun(job, reporter)
+
+
+def _run(job: RunJob, reporter: Reporter) -> None:
+    from kitaru_core.config.resolver import ExecutionOverrides
+    from kitaru_core.runtime import launcher
+    from kitaru_core.runtime.loader import load_flow
+
+    flow, _ = load_flow(job.target)
+    report_started(reporter, flow.name)
+    overrides = ExecutionOverrides.build(stack=job.stack, image=job.image, source="run")
+    launcher.launch(flow, flow.bind_inputs((), job.inputs), overrides, extra=job.extra)
+
+
+def _resume(job: ResumeJob, reporter: Reporter) -> None:
+    # Reported before anything imports ZenML (seconds): the caller — a CLI answering a
+    # wait — only needs to know that this process took the job over.
+    reporter.send({"exec_id": job.exec_id})
+    from kitaru_core.backend.control import resume_in_process
+    from kitaru_core.runtime.liveness import Heartbeat
+
+    # Mark this process as the runner before the run leaves RESUMING, so that no reader
+    # mistakes the gap before the flow body starts for a crash.
+    heartbeat = Heartbeat(job.exec_id)
+    try:
+        resume_in_process(job.exec_id)
+    finally:
+        heartbeat.stop()
+
+
+def _rerun(job: RerunJob, reporter: Reporter) -> None:
+    from kitaru_core.backend.replay import run_again
+
+    report_started(reporter)
+    run_again(
+        job.exec_id,
+        skip=list(job.skip),
+        overrides=dict(job.overrides),
+        flow_inputs=dict(job.flow_inputs),
+        live=job.live,
+        replay_from=job.replay_from,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
 
     reporter = Reporter(int(args[0]) if args else -1)
     try:
-        job = json.loads(sys.stdin.read() or "{}")
-        if job.get("cwd"):
-            os.chdir(job["cwd"])
-    except (ValueError, OSError) as exc:
+        job = parse_job(sys.stdin.read())
+        if job.cwd:
+            os.chdir(job.cwd)
+    except (KitaruError, OSError) as exc:
         reporter.send({"error": translate_exception(exc).to_dict(portable=True)})
         return 1
     return 0 if run_job_safely(job, reporter, run_job) else 1

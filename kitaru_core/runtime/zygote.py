@@ -21,38 +21,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Modules a worker imports lazily on its way to the flow body (found by comparing
-# ``sys.modules`` in a worker before and after a run starts). Imported once here, every fork
-# gets them for free; a fresh fork would otherwise spend ~0.1 s on them per execution.
+from kitaru_core.jobs import Job, PoolRequest, RunJob, parse_pool_request
+
+# Kitaru's own modules a worker imports lazily on its way to the flow body (found by comparing
+# ``sys.modules`` in a worker before and after a run starts; ZenML's are listed in
+# ``backend.zenml_compat.warmup``). Imported once here, every fork gets them for free; a fresh
+# fork would otherwise spend ~0.1 s on them per execution.
 _RUN_PATH_MODULES = (
     "kitaru_core.backend.status",
     "kitaru_core.models",
     "kitaru_core.runtime.checkpoint",
     "kitaru_core.runtime.handle",
     "pydantic.root_model",
-    "zenml.artifacts.in_memory_cache",
-    "zenml.config.compiler",
-    "zenml.config.settings_resolver",
-    "zenml.execution.pipeline.dynamic.runner",
-    "zenml.execution.pipeline.dynamic.compilation",
-    "zenml.execution.pipeline.dynamic.interactive_input_utils",
-    "zenml.execution.pipeline.dynamic.pipeline_output_utils",
-    "zenml.execution.pipeline.utils",
-    "zenml.execution.step.utils",
-    "zenml.execution.utils",
-    "zenml.orchestrators.cache_utils",
-    "zenml.orchestrators.local.local_orchestrator",
-    "zenml.orchestrators.signal_handler",
-    "zenml.orchestrators.step_launcher",
-    "zenml.orchestrators.step_run_utils",
-    "zenml.pipelines.build_utils",
-    "zenml.pipelines.compilation_context",
-    "zenml.pipelines.dynamic.pipeline_definition",
-    "zenml.pipelines.pipeline_definition",
-    "zenml.steps.decorated_step",
-    "zenml.steps.step_invocation",
-    "zenml.utils.pipeline_docker_image_builder",
-    "zenml.utils.warnings.controller",
 )
 
 
@@ -61,16 +41,16 @@ def _warm() -> None:
     import importlib
 
     from zenml import models
-    from zenml.environment import get_run_environment_dict
     from zenml.integrations.registry import integration_registry
     from zenml.utils.code_repository_utils import find_active_code_repository
 
     from kitaru_core.backend.bootstrap import zenml_client
+    from kitaru_core.backend.zenml_compat import warmup
     from kitaru_core.runtime import launcher, loader, worker  # noqa: F401 - imported to warm
 
     client = zenml_client()
     _ = client.active_stack  # imports the stack's component flavors
-    get_run_environment_dict()  # the installed-packages list, cached per process
+    warmup.capture_run_environment()  # the installed-packages list, cached per process
     integration_registry.activate_integrations()
     find_active_code_repository()
     for response in (
@@ -81,23 +61,25 @@ def _warm() -> None:
     ):
         response.model_rebuild()  # pydantic builds these lazily, on first use
     for name in _RUN_PATH_MODULES:
-        # Only a head start: a module a newer ZenML moved is simply imported later, by the run.
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+        importlib.import_module(name)
+    # Only a head start: a ZenML module a newer release moved is simply imported later.
+    warmup.import_run_path()
 
 
 # ``llm(`` called, or ``llm`` imported, in a flow's module: its worker will want LiteLLM.
 _USES_LLM = re.compile(rb"\bllm\s*\(|import[^\n]*\bllm\b")
 
 
-def uses_llm(job: dict[str, Any]) -> bool:
+def uses_llm(job: Job) -> bool:
     """Whether the module of a ``run`` job's flow references ``llm`` (read, not imported)."""
     from kitaru_core.runtime.loader import is_file_target, split_target
 
+    if not isinstance(job, RunJob):
+        return False
     try:
-        module_part, _ = split_target(str(job.get("target") or ""))
+        module_part, _ = split_target(job.target)
         if is_file_target(module_part):
-            path = Path(job.get("cwd") or ".", module_part).expanduser()
+            path = Path(job.cwd or ".", module_part).expanduser()
         else:
             spec = importlib.util.find_spec(module_part)
             path = Path(spec.origin) if spec and spec.origin else Path()
@@ -133,7 +115,7 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _child(job: dict[str, Any], job_id: str, out_fd: int) -> None:
+def _child(request: PoolRequest, out_fd: int) -> None:
     """Runs in the forked child: detach, fresh connections, run the job, never return."""
     code = 1
     try:
@@ -143,29 +125,30 @@ def _child(job: dict[str, Any], job_id: str, out_fd: int) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.setsid()
         from kitaru_core.backend.bootstrap import zenml_client
+        from kitaru_core.backend.zenml_compat.database import forget_pooled_connections
         from kitaru_core.runtime.worker import Reporter, run_job
 
-        engine = getattr(zenml_client().zen_store, "engine", None)
-        if engine is not None:
-            engine.dispose(close=False)  # the parent's pooled connections are not ours to use
-        log_fd = os.open(job.pop("log_file"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # The parent's pooled connections are not ours to use.
+        forget_pooled_connections(zenml_client().zen_store)
+        job = request.job
+        log_fd = os.open(request.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
-        if job.get("cwd"):
-            os.chdir(job["cwd"])
+        if job.cwd:
+            os.chdir(job.cwd)
         # No cycle collection until the caller has its exec_id: the few hundred milliseconds
         # of run creation leave cyclic garbage that can wait, and the collections would
         # otherwise run while the caller waits. Collection resumes right after the report.
         gc.disable()
-        if job.get("kind") == "run" and "litellm" not in sys.modules and uses_llm(job):
+        if "litellm" not in sys.modules and uses_llm(job):
             prefetch_litellm()
-        reporter = Reporter(out_fd, tag={"job": job_id}, after_send=gc.enable)
+        reporter = Reporter(out_fd, tag={"job": request.job_id}, after_send=gc.enable)
         code = 0 if run_job_safely(job, reporter, run_job) else 1
     finally:
         os._exit(code)
 
 
-def run_job_safely(job: dict[str, Any], reporter: Any, run_job: Any) -> bool:
+def run_job_safely(job: Job, reporter: Any, run_job: Any) -> bool:
     from kitaru_core.errors import translate_exception
 
     try:
@@ -192,15 +175,15 @@ class _Reaper:
         self.out_fd = out_fd
         self.jobs: dict[int, str] = {}
 
-    def fork(self, job: dict[str, Any], job_id: str) -> None:
+    def fork(self, request: PoolRequest) -> None:
         # SIGCHLD is held until the child's pid is recorded, so a child that exits at once is
         # still reported under its job.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         try:
             pid = os.fork()
             if pid == 0:
-                _child(job, job_id, self.out_fd)
-            self.jobs[pid] = job_id
+                _child(request, self.out_fd)
+            self.jobs[pid] = request.job_id
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
 
@@ -218,6 +201,22 @@ class _Reaper:
                 os.write(self.out_fd, (json.dumps(line) + "\n").encode())
 
 
+def _read_request(line: str, out_fd: int) -> PoolRequest | None:
+    """The request on one stdin line; a malformed one is refused on the report pipe when its
+    ``job_id`` can be read (so its caller learns why at once), and skipped otherwise."""
+    from kitaru_core.errors import KitaruError
+
+    try:
+        return parse_pool_request(line)
+    except KitaruError as error:
+        with contextlib.suppress(ValueError, AttributeError):
+            job_id = json.loads(line).get("job_id")
+            if isinstance(job_id, str):
+                reply = {"job": job_id, "error": error.to_dict(portable=True)}
+                os.write(out_fd, (json.dumps(reply) + "\n").encode())
+        return None
+
+
 def main() -> int:
     out_fd = os.dup(1)
     os.dup2(2, 1)  # ZenML may print; only report lines go to the real stdout
@@ -231,15 +230,12 @@ def main() -> int:
         os.write(out_fd, (json.dumps({"ready": False, "error": str(exc)}) + "\n").encode())
         return 1
     for line in sys.stdin:
-        try:
-            request = json.loads(line)
-        except ValueError:
+        request = _read_request(line, out_fd)
+        if request is None:
             continue
-        job_id = str(request.get("job_id"))
         gc.freeze()  # whatever the zygote allocated since the last fork joins the frozen heap
-        job = dict(request.get("job") or {})
-        reaper.fork(dict(job), job_id)
-        if "litellm" not in sys.modules and job.get("kind") == "run" and uses_llm(job):
+        reaper.fork(request)
+        if "litellm" not in sys.modules and uses_llm(request.job):
             # The next flow that calls llm() forks with LiteLLM loaded. Imported here, after
             # the fork and in this one thread, so no fork ever happens mid-import.
             with contextlib.suppress(Exception):

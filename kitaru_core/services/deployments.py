@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitaru_core.errors import KitaruError, KitaruStateError, KitaruUsageError, translate_exception
 from kitaru_core.hints import Hint
+from kitaru_core.jobs import RunJob
 from kitaru_core.models import CurlCommand, Deployment, StartedExecution
 from kitaru_core.requests.deployments import (
     DEFAULT_TAG,
@@ -234,13 +235,12 @@ def invoke(
     if not deployment.local:
         exec_id = backend.trigger_remote(deployment.snapshot_id, merged)
         return StartedExecution(exec_id=exec_id, status=ExecutionStatus.RUNNING, flow=flow)
-    job = {
-        "kind": "run",
-        "target": backend.local_target(snapshot),  # the copy saved at deploy time
-        "inputs": merged,
-        "stack": deployment.stack,
-        "extra": {"kitaru_deployment_version": deployment.version},
-    }
+    job = RunJob(
+        target=backend.local_target(snapshot),  # the copy saved at deploy time
+        inputs=merged,
+        stack=deployment.stack,
+        extra={"kitaru_deployment_version": deployment.version},
+    )
     exec_id, log_file = start_job(job)
     return StartedExecution(
         exec_id=exec_id, status=ExecutionStatus.RUNNING, flow=flow, log_file=str(log_file)

@@ -9,6 +9,7 @@ from typing import Any
 
 from kitaru_core.errors import KitaruStateError, KitaruUsageError
 from kitaru_core.hints import Hint
+from kitaru_core.jobs import RerunJob
 from kitaru_core.models import Execution, ExecutionStatus, ReplayPlan, StartedExecution
 from kitaru_core.requests.executions import build_replay_plan, parse_overrides
 from kitaru_core.services.executions import get
@@ -99,12 +100,7 @@ def retry(exec_id: str) -> StartedExecution:
             details={"exec_id": exec_id, "status": execution.status.value},
         )
     _refuse_in_worker(exec_id, "retried")
-    job = {
-        "kind": "rerun",
-        "exec_id": exec_id,
-        "skip": replay.successful_calls(exec_id),
-        "live": False,
-    }
+    job = RerunJob(exec_id=exec_id, skip=replay.successful_calls(exec_id), live=False)
     new_id, log_file = start_job(job)
     replay.mark_retried(exec_id, new_id)
     return _started(new_id, log_file)
@@ -156,22 +152,22 @@ def replay(
     _refuse_in_worker(exec_id, "replayed")
     values = parse_overrides(overrides)
     by_call = {call: values[name] for call, name in zip(plan.overridden, values, strict=True)}
-    job = {
-        "kind": "rerun",
-        "exec_id": exec_id,
-        "skip": plan.reused,
-        "overrides": by_call,
-        "flow_inputs": flow_inputs or {},
-        "live": True,
-        "replay_from": plan.from_checkpoint,
-    }
+    job = RerunJob(
+        exec_id=exec_id,
+        skip=list(plan.reused),
+        overrides=by_call,
+        flow_inputs=dict(flow_inputs or {}),
+        live=True,
+        replay_from=plan.from_checkpoint,
+    )
     new_id, log_file = start_job(job)
     return _started(new_id, log_file)
 
 
 def cancel(exec_id: str, *, grace: float = CANCEL_GRACE) -> Execution:
     """Stop a running or waiting execution; completed checkpoints stay."""
-    from kitaru_core.backend import replay, waits
+    from kitaru_core.backend import cancel as backend_cancel
+    from kitaru_core.backend import waits
     from kitaru_core.runtime import cancellation, liveness
 
     execution = get(exec_id)
@@ -185,7 +181,7 @@ def cancel(exec_id: str, *, grace: float = CANCEL_GRACE) -> Execution:
         waits.resolve(waits.find_condition(exec_id, None), abort=True)
         return get(exec_id)
     if execution.status == ExecutionStatus.WAITING:
-        replay.stop_run(exec_id, "Cancelled by request.")
+        backend_cancel.stop_run(exec_id, "Cancelled by request.")
         return get(exec_id)
     cancellation.request(exec_id)
     record = liveness.read(exec_id)
@@ -196,5 +192,6 @@ def cancel(exec_id: str, *, grace: float = CANCEL_GRACE) -> Execution:
         time.sleep(0.1)
     if record and liveness.pid_alive(int(record["pid"])) and int(record["pid"]) != os.getpid():
         os.kill(int(record["pid"]), signal.SIGKILL)
-    replay.stop_run(exec_id, f"Cancelled by request; stopped after a {grace:g} s grace period.")
+    reason = f"Cancelled by request; stopped after a {grace:g} s grace period."
+    backend_cancel.stop_run(exec_id, reason)
     return get(exec_id)

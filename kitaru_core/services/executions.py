@@ -20,6 +20,7 @@ from kitaru_core.errors import (
     KitaruValidationError,
 )
 from kitaru_core.hints import PENDING_WAITS, Hint
+from kitaru_core.jobs import ResumeJob, RunJob
 from kitaru_core.models import (
     Execution,
     ExecutionStatus,
@@ -109,13 +110,12 @@ def start(
             details={"target": target},
         )
     settings = coerce_image(image, source="image")  # validated before a worker starts
-    job: dict[str, Any] = {
-        "kind": "run",
-        "target": target,
-        "inputs": dict(inputs or {}),
-        "stack": stack,
-        "image": settings.model_dump(mode="json") if settings else None,
-    }
+    job = RunJob(
+        target=target,
+        inputs=dict(inputs or {}),
+        stack=stack,
+        image=settings.model_dump(mode="json") if settings else None,
+    )
     started = launch_job(job)
     flow: str | None
     if started.status is None:  # a worker that does not report its status: read it back
@@ -457,7 +457,7 @@ def _resume_when_paused(exec_id: str, local: LocalWaits | None = None) -> Starte
             return continued
     # An answer returns once a worker took the resume over: a pool still loading ZenML (a
     # fresh MCP server) would hold it for seconds, while a spawned worker reports at once.
-    exec_id, log_file = start_job({"kind": "resume", "exec_id": exec_id}, wait_for_pool=False)
+    exec_id, log_file = start_job(ResumeJob(exec_id=exec_id), wait_for_pool=False)
     return StartedExecution(exec_id=exec_id, status=ExecutionStatus.RUNNING, log_file=str(log_file))
 
 

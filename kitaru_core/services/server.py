@@ -15,12 +15,12 @@ MAX_TOKEN_LIFETIME = 24 * 3600
 
 def _current(warnings: list[str] | None = None) -> ServerConnection:
     from kitaru_core.backend import server
-    from kitaru_core.backend.bootstrap import zenml_client
+    from kitaru_core.backend.bootstrap import active_project_name
 
     kind, url = server.store_kind()
     project = None
     if kind != "local_store":
-        project = zenml_client().active_project.name
+        project = active_project_name()
     return ServerConnection(
         kind=kind,  # type: ignore[arg-type]
         url=None if kind == "local_store" else url,

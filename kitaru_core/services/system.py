@@ -19,6 +19,7 @@ from kitaru_core.errors import translate_exception
 from kitaru_core.models import StackInfo
 from kitaru_core.models_system import (
     ConnectionInfo,
+    FastPathInfo,
     StoreHealth,
     SystemInfo,
     SystemStatus,
@@ -53,6 +54,29 @@ def get_status() -> SystemStatus:
         config_dir=str(config_dir()),
         env=mask_mapping(active_public_vars()),
         problems=_unique(problems),
+        fast_path=_fast_path(connection),
+    )
+
+
+def _fast_path(connection: ConnectionInfo) -> FastPathInfo | None:
+    """The fast local path's state (``None`` on a server, or when it cannot be told: the
+    problems already say why)."""
+    if connection.kind != "local":
+        return None
+    from kitaru_core.backend import local_store
+
+    try:
+        state = local_store.fast_path_state()
+    except Exception:
+        return None
+    if state is None:
+        return None
+    return FastPathInfo(
+        enabled=state.enabled,
+        reason=state.reason,
+        zenml_release=state.zenml_release,
+        revision=state.revision,
+        fix=None if state.enabled else local_store.FAST_PATH_FIX,
     )
 
 
@@ -90,9 +114,9 @@ def check_store() -> StoreHealth:
     """One timed round trip to the store (its server info), reported rather than raised."""
     started = time.perf_counter()
     try:
-        from kitaru_core.backend.bootstrap import zenml_client
+        from kitaru_core.backend.bootstrap import store_version as read_store_version
 
-        store_version = str(zenml_client().zen_store.get_store_info().version)
+        store_version = read_store_version()
     except Exception as exc:
         return StoreHealth(
             ok=False, latency_ms=_elapsed_ms(started), error=translate_exception(exc).to_dict()
@@ -155,9 +179,9 @@ def _local_status(
 
 
 def _active_project() -> str | None:
-    from kitaru_core.backend.bootstrap import zenml_client
+    from kitaru_core.backend.bootstrap import active_project_name
 
-    return str(zenml_client().active_project.name)
+    return active_project_name()
 
 
 def _active_stack() -> StackInfo:

@@ -12,9 +12,12 @@ Cheap to import: pydantic models only (services are imported inside the function
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.types import InputRequiredResult
 from pydantic import BaseModel, Field
 
 from kitaru_core.models import (
@@ -256,6 +259,43 @@ def started_run(started: StartedExecution) -> StartedRun:
     )
 
 
+@dataclass
+class Followed:
+    """How far a follow got before it stopped to ask the human (carried across the rounds of a
+    2026-07-28 tool call, so the next round goes on where this one stopped)."""
+
+    seconds: float = 0.0
+    finished: list[str] = field(default_factory=list)
+    progress: float = 0.0
+    asked: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Followed:
+        return cls(
+            seconds=float(raw.get("seconds", 0.0)),
+            finished=[str(item) for item in raw.get("finished", [])],
+            progress=float(raw.get("progress", 0.0)),
+            asked=[str(item) for item in raw.get("asked", [])],
+        )
+
+
+@dataclass
+class WaitStep:
+    """What following does after meeting a pending wait: poll on (the wait was answered),
+    stop, or hand back an ``InputRequiredResult`` (the human is asked between rounds). ``note``
+    goes into the result's ``next_step``."""
+
+    go_on: bool = False
+    note: str | None = None
+    input_required: InputRequiredResult | None = None
+
+
+WaitHandler = Callable[[Execution, Followed], Awaitable[WaitStep]]
+
+
 async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: float) -> StartedRun:
     """Follow a started execution for up to ``seconds`` with progress notifications, stopping
     as soon as it is no longer running; return it as it is then.
@@ -263,6 +303,22 @@ async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: flo
     The execution exists whatever happens while following it, so a failure to read it is
     reported in ``next_step`` rather than as an error that would hide the ``exec_id``.
     """
+    result = await follow_answering(ctx, started, seconds)
+    assert isinstance(result, StartedRun)  # without a wait handler nothing is asked
+    return result
+
+
+async def follow_answering(
+    ctx: Context[Any, Any],
+    started: StartedExecution,
+    seconds: float,
+    *,
+    on_wait: WaitHandler | None = None,
+    resumed: Followed | None = None,
+    notes: list[str] | None = None,
+) -> StartedRun | InputRequiredResult:
+    """:func:`follow`, handing each newly pending wait to ``on_wait`` (which may ask the human:
+    the time they take does not count as following). ``resumed`` continues an earlier round."""
     import anyio
 
     from kitaru_core.errors import translate_exception
@@ -270,8 +326,10 @@ async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: flo
 
     if seconds <= 0:
         return started_run(started)
-    begin = time.monotonic()
-    progress = _ProgressReporter(ctx, seconds)
+    followed = resumed or Followed()
+    notes = list(notes or [])
+    progress = _ProgressReporter(ctx, seconds, followed)
+    mark = time.monotonic()
     while True:
         try:
             execution = await anyio.to_thread.run_sync(executions.get, started.exec_id)
@@ -279,26 +337,39 @@ async def follow(ctx: Context[Any, Any], started: StartedExecution, seconds: flo
             problem = translate_exception(exc)
             return started_run(started).model_copy(
                 update={
-                    "waited_seconds": round(time.monotonic() - begin, 2),
+                    "waited_seconds": round(followed.seconds, 2),
                     "next_step": f"Started, but reading it failed ({problem.code}: "
                     f"{problem.message}); poll kitaru_executions_get(exec_id="
                     f"'{started.exec_id}').",
                 }
             )
-        elapsed = time.monotonic() - begin
-        await progress.checkpoints(execution, elapsed)
-        if execution.status != ExecutionStatus.RUNNING or elapsed >= seconds:
-            await progress.end(execution, elapsed)
+        now = time.monotonic()
+        followed.seconds += now - mark
+        mark = now
+        await progress.checkpoints(execution, followed.seconds)
+        wait = execution.pending_wait
+        if on_wait is not None and wait is not None and wait.name not in followed.asked:
+            followed.asked.append(wait.name)
+            step = await on_wait(execution, followed)
+            mark = time.monotonic()  # the human's time is not following time
+            if step.input_required is not None:
+                return step.input_required
+            if step.note:
+                notes.append(step.note)
+            if step.go_on:
+                continue
+        if execution.status != ExecutionStatus.RUNNING or followed.seconds >= seconds:
+            await progress.end(execution, followed.seconds)
             break
-        await anyio.sleep(min(POLL_SECONDS, max(seconds - elapsed, 0.01)))
+        await anyio.sleep(min(POLL_SECONDS, max(seconds - followed.seconds, 0.01)))
     return StartedRun(
         exec_id=started.exec_id,
         flow=execution.flow,
         status=execution.status,
-        waited_seconds=round(elapsed, 2),
+        waited_seconds=round(followed.seconds, 2),
         execution=execution_view(execution),
         log_file=started.log_file,
-        next_step=next_step(execution.status, started.exec_id),
+        next_step=" ".join([*notes, next_step(execution.status, started.exec_id)]),
     )
 
 
@@ -309,17 +380,19 @@ class _ProgressReporter:
     when several calls are seen finished in the same poll. Without a progress token the SDK
     sends nothing."""
 
-    def __init__(self, ctx: Context[Any, Any], seconds: float) -> None:
+    def __init__(self, ctx: Context[Any, Any], seconds: float, followed: Followed) -> None:
         self._ctx = ctx
         self._seconds = seconds
-        self._finished: set[str] = set()
-        self._last = 0.0
+        self._followed = followed  # what earlier rounds reported is not reported again
+        self._finished: set[str] = set(followed.finished)
+        self._last = followed.progress
 
     async def checkpoints(self, execution: Execution, elapsed: float) -> None:
         for call in execution.checkpoints:
             if call.call_id in self._finished or call.status not in _CALL_FINISHED:
                 continue
             self._finished.add(call.call_id)
+            self._followed.finished.append(call.call_id)
             await self._send(
                 elapsed,
                 f"checkpoint {call.call_id} {call.status.value} "
@@ -335,7 +408,7 @@ class _ProgressReporter:
     async def _send(self, elapsed: float, message: str) -> None:
         value = round(min(elapsed, self._seconds), 3)
         value = value if value > self._last else round(self._last + 0.001, 3)
-        self._last = value
+        self._last = self._followed.progress = value
         await self._ctx.report_progress(value, self._seconds, message)
 
 

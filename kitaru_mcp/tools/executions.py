@@ -11,9 +11,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.types import InputRequiredResult
 from pydantic import BaseModel, Field
 
-from kitaru_core.models import ExecutionStatus, LogEntry, ReplayPlan, StartedExecution, WaitInfo
+from kitaru_core.models import (
+    Execution,
+    ExecutionStatus,
+    LogEntry,
+    ReplayPlan,
+    StartedExecution,
+    WaitInfo,
+)
+from kitaru_mcp import elicitation
 from kitaru_mcp.options import options_of
 from kitaru_mcp.results import (
     DEFAULT_LIMIT,
@@ -28,11 +37,14 @@ from kitaru_mcp.tools.execution_views import (
     ExecId,
     ExecutionDetails,
     ExecutionSummary,
+    Followed,
     StartedRun,
+    WaitHandler,
     WaitSeconds,
+    WaitStep,
     execution_view,
     expect_answer_if_waiting,
-    follow,
+    follow_answering,
     started_run,
     summary_view,
 )
@@ -94,6 +106,16 @@ Status = Annotated[
 Stack = Annotated[
     str | None,
     Field(description="Only executions that ran on this stack.", examples=["default"]),
+]
+ConfirmWithUser = Annotated[
+    bool | None,
+    Field(
+        description="Ask the human for a pending wait's answer through the client's own form "
+        "(MCP elicitation; only when the client supports it). null (default): ask for waits "
+        "whose schema needs a value; true: also ask the user to confirm a continue gate (a "
+        "wait without a schema); false: never ask — the pending wait comes back for you.",
+        examples=[None, False],
+    ),
 ]
 WaitName = Annotated[
     str | None,
@@ -260,18 +282,25 @@ async def kitaru_executions_run(
         ),
     ] = None,
     wait_seconds: WaitSeconds = 0,
-) -> StartedRun:
+    confirm_with_user: ConfirmWithUser = None,
+) -> StartedRun | InputRequiredResult:
     """Start a flow in a background worker and return at once with its exec_id and status.
     The target's code is loaded only from inside the server's allowed directories.
 
     Long agent flows never block this call. Pass wait_seconds (up to 60) to follow the run
     for a while with progress notifications: the result then includes the execution as it
-    is when the wait ends. Next: kitaru_executions_get (poll), kitaru_executions_logs, and
-    kitaru_executions_waiting if the flow asks a question."""
+    is when the wait ends. If the flow asks a question meanwhile and the client supports
+    elicitation, the user answers it in the client's form (see confirm_with_user); an
+    accepted answer is recorded and following goes on; a declined one leaves the wait
+    pending and next_step says so. Next: kitaru_executions_get (poll),
+    kitaru_executions_logs, and kitaru_executions_waiting if the flow asks a question."""
     import anyio
 
     from kitaru_core.services import executions
 
+    state = elicitation.round_state(ctx)
+    if state is not None:  # 2026-07-28: the client brings the user's answer back
+        return await _run_next_round(ctx, state, wait_seconds, confirm_with_user)
     options = options_of(ctx)
 
     def start() -> StartedExecution:
@@ -281,7 +310,83 @@ async def kitaru_executions_run(
         return executions.start(checked, inputs=args, stack=stack)
 
     started = await anyio.to_thread.run_sync(start)
-    return await follow(ctx, started, wait_seconds)
+    on_wait = _asking_the_user(ctx, started, confirm_with_user)
+    return await follow_answering(ctx, started, wait_seconds, on_wait=on_wait)
+
+
+def _asking_the_user(
+    ctx: Context[Any, Any], started: StartedExecution, confirm: bool | None
+) -> WaitHandler:
+    """While a run is followed: put each wait it meets to the user (when they can be asked)."""
+
+    async def on_wait(execution: Execution, followed: Followed) -> WaitStep:
+        prepared = elicitation.prepare(ctx, execution, confirm)
+        if prepared is None:
+            return WaitStep()
+        if isinstance(prepared, str):
+            return WaitStep(note=prepared)
+        extra = {"followed": followed.to_dict(), "flow": started.flow, "log_file": started.log_file}
+        asked = await elicitation.ask(ctx, prepared, extra)
+        if isinstance(asked, InputRequiredResult):
+            return WaitStep(input_required=asked)
+        return await _settle(started.exec_id, asked)
+
+    return on_wait
+
+
+async def _settle(exec_id: str, asked: elicitation.Asked) -> WaitStep:
+    """Record an accepted answer while following; say what happened either way. A refused
+    answer is told in next_step, not raised, so that the result keeps the exec_id."""
+    from kitaru_core.errors import KitaruError
+
+    if asked.action != "accept":
+        return WaitStep(note=elicitation.declined_note(asked))
+    try:
+        await _record(exec_id, asked, resume=True)
+    except KitaruError as exc:
+        return WaitStep(note=elicitation.refused_note(asked, exc.code, exc.message))
+    return WaitStep(go_on=True, note=elicitation.answered_note(asked.wait))
+
+
+async def _record(exec_id: str, asked: elicitation.Asked, *, resume: bool) -> Execution:
+    """The user's answer, recorded exactly as kitaru_executions_input records a value."""
+    import anyio
+
+    from kitaru_core.services import executions
+
+    def record() -> Execution:
+        return executions.input(exec_id, value=asked.value, wait=asked.wait, resume=resume)
+
+    return await anyio.to_thread.run_sync(record)
+
+
+async def _run_next_round(
+    ctx: Context[Any, Any],
+    state: elicitation.RoundState,
+    wait_seconds: float,
+    confirm: bool | None,
+) -> StartedRun | InputRequiredResult:
+    """A later round of a run (2026-07-28 wire): the execution was started in the first one;
+    record the user's answer and go on following where the last round stopped."""
+    extra = state.extra
+    started = StartedExecution(
+        exec_id=state.exec_id,
+        status=ExecutionStatus.WAITING,
+        flow=extra.get("flow"),
+        log_file=extra.get("log_file"),
+    )
+    followed = Followed.from_dict(extra.get("followed") or {})
+    notes: list[str] = []
+    asked = elicitation.answer_in_round(ctx, state)
+    if asked is None:  # retried without an answer: the wait may be asked again
+        followed.asked = [name for name in followed.asked if name != state.wait]
+    else:
+        step = await _settle(state.exec_id, asked)
+        notes = [step.note] if step.note else []
+    on_wait = _asking_the_user(ctx, started, confirm)
+    return await follow_answering(
+        ctx, started, wait_seconds, on_wait=on_wait, resumed=followed, notes=notes
+    )
 
 
 def kitaru_executions_waiting(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> WaitPage:
@@ -300,14 +405,16 @@ def kitaru_executions_waiting(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = Non
     return paginate(WaitPage, waits, kind="waits", limit=limit, cursor=cursor)
 
 
-def kitaru_executions_input(
+async def kitaru_executions_input(
+    ctx: Context[Any, Any],
     exec_id: ExecId,
     value: Annotated[
         Any,
         Field(
             description="The answer; it must fit the wait's JSON schema (see "
             "kitaru_executions_waiting). Omit it (null) for a continue/abort gate without a "
-            "schema.",
+            "schema — or, with a client that supports elicitation, to let the user answer "
+            "in the client's form.",
             examples=[{"decision": "approve"}, True],
         ),
     ] = None,
@@ -321,17 +428,80 @@ def kitaru_executions_input(
             "(invalid_state, nothing changed) while a worker still polls the wait."
         ),
     ] = True,
-) -> ExecutionDetails:
+    confirm_with_user: ConfirmWithUser = None,
+) -> ExecutionDetails | InputRequiredResult:
     """Answer a pending wait: the value is validated against the wait's full JSON schema, then
     recorded, and the execution continues (at once if its worker is still waiting, otherwise in
     a new background worker). A value that does not fit is rejected (wait_validation_error with
     the failing fields, e.g. value.decision) and nothing changes. Sending the same answer again
     is harmless; a wait that was answered differently is invalid_state.
 
-    Next: kitaru_executions_get to follow the execution to completion."""
+    The human decides, not you: called without a value for a wait that needs one, and if the
+    client supports elicitation, the user is shown the question as a form; their answer is
+    validated and recorded the same way. If they decline or cancel, the wait stays pending and
+    the hint says so (nothing is aborted). Next: kitaru_executions_get to follow the
+    execution to completion."""
+    import anyio
+
+    from kitaru_core.errors import KitaruError
     from kitaru_core.services import executions
 
-    return execution_view(executions.input(exec_id, value=value, wait=wait, resume=resume))
+    note: str | None = None
+    if value is None:
+        asked = await _ask_for_value(ctx, exec_id, wait, confirm_with_user)
+        if isinstance(asked, InputRequiredResult):
+            return asked
+        if isinstance(asked, str):
+            note = asked  # the schema cannot be a form: today's answer, with the reason
+        elif asked is not None and asked.action != "accept":
+            execution = await anyio.to_thread.run_sync(executions.get, exec_id)
+            return _noted(execution_view(execution), elicitation.declined_note(asked))
+        elif asked is not None:
+            value, wait = asked.value, asked.wait
+            note = elicitation.answered_note(asked.wait)
+
+    def record() -> Execution:
+        return executions.input(exec_id, value=value, wait=wait, resume=resume)
+
+    try:
+        execution = await anyio.to_thread.run_sync(record)
+    except KitaruError as exc:
+        if note is not None and value is None:
+            exc.hint = note
+        raise
+    return _noted(execution_view(execution), note)
+
+
+async def _ask_for_value(
+    ctx: Context[Any, Any], exec_id: str, wait: str | None, confirm: bool | None
+) -> elicitation.Asked | InputRequiredResult | str | None:
+    """The user's answer for the pending wait (or the question to return, a note why they
+    cannot be asked, ``None`` when they are not). Without elicitation nothing is even read."""
+    import anyio
+
+    from kitaru_core.services import executions
+
+    if confirm is False or elicitation.wire(ctx) is None:
+        return None
+    state = elicitation.round_state(ctx)
+    if state is not None:
+        answered = elicitation.answer_in_round(ctx, state)
+        if answered is not None:
+            return answered
+    execution = await anyio.to_thread.run_sync(executions.get, exec_id)
+    pending = execution.pending_wait
+    if pending is None or (wait is not None and wait != pending.name):
+        return None  # the service explains what is wrong, as today
+    prepared = elicitation.prepare(ctx, execution, confirm)
+    if prepared is None or isinstance(prepared, str):
+        return prepared
+    return await elicitation.ask(ctx, prepared)
+
+
+def _noted(view: ExecutionDetails, note: str | None) -> ExecutionDetails:
+    if note is None:
+        return view
+    return view.model_copy(update={"hint": " ".join(filter(None, [note, view.hint]))})
 
 
 def kitaru_executions_abort_wait(exec_id: ExecId, wait: WaitName = None) -> ExecutionDetails:

@@ -33,8 +33,9 @@ class InfoResult(SystemInfo):
 def kitaru_status() -> SystemStatus:
     """Where Kitaru is connected and what is active: the connection (local store path or
     server URL), the project, the active stack, the config directory and the KITARU_*
-    variables that are set (secrets masked). Store problems are listed in `problems` rather
-    than failing.
+    variables that are set (secrets masked), and whether the fast local store path is on
+    (`fast_path`; when off, its `reason` and `fix`). Store problems are listed in `problems`
+    rather than failing.
 
     Use it first when unsure which store or stack you are working with. Next: kitaru_info for
     versions and a health check, kitaru_stacks_list to see other stacks."""

@@ -27,6 +27,7 @@ from typing import Any
 DB_START_TIMEOUT = 60.0
 SERVER_START_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
+CLIENT_HTTP_TIMEOUT = 120
 
 DB_NAME = "zenml"
 DB_USER = "kitaru"
@@ -83,7 +84,6 @@ class MariaDB:
 
     port: int
     datadir: Path
-    process: subprocess.Popen[bytes]
 
     @property
     def store_url(self) -> str:
@@ -101,14 +101,14 @@ def _init_sql() -> str:
     return f"CREATE DATABASE IF NOT EXISTS {DB_NAME};\n{users}\nFLUSH PRIVILEGES;\n"
 
 
-def _wait_for_database(db: MariaDB, log: Path) -> None:
+def _wait_for_database(db: MariaDB, process: subprocess.Popen[bytes], log: Path) -> None:
     """Ready means ZenML's user can log in over TCP and run a query (``mariadb-admin ping``
     also succeeds on "access denied", so it proves nothing)."""
     import pymysql  # ZenML's MySQL driver, installed with zenml[server]
 
     deadline = time.monotonic() + DB_START_TIMEOUT
     while True:
-        _check_alive(db.process, "mariadbd", log)
+        _check_alive(process, "mariadbd", log)
         try:
             connection = pymysql.connect(
                 host="127.0.0.1",
@@ -171,9 +171,9 @@ def running_mariadb(root: Path) -> Iterator[MariaDB]:
     if os.geteuid() == 0:
         command.append("--user=root")  # mariadbd refuses to run as root without it
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = MariaDB(port=port, datadir=datadir, process=process)
+    db = MariaDB(port=port, datadir=datadir)
     try:
-        _wait_for_database(db, log)
+        _wait_for_database(db, process, log)
         yield db
     finally:
         # mariadbd removes its pid file while it shuts down: read the pid first.
@@ -327,6 +327,9 @@ class ServerTier:
             env["KITARU_SERVER_URL"] = self.server.url
             env["KITARU_AUTH_TOKEN"] = self.server.api_key
             env["KITARU_PROJECT"] = PROJECT
+            # ZenML's 30 s per request: the server shares a 2-core machine with every client
+            # and test process, and one stalled read must not fail a run. Bounds a hang only.
+            env["ZENML_STORE_HTTP_TIMEOUT"] = str(CLIENT_HTTP_TIMEOUT)
         return env
 
 

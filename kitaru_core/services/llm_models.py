@@ -1,4 +1,5 @@
-"""Model aliases: register, list, remove, pick the default, and resolve what ``llm()`` calls.
+"""The LLM model registry: register, list and remove model aliases, and resolve what ``llm()``
+calls.
 
 The registry lives in ``kitaru.yaml`` (``models`` and ``default_model``). Remote executions do
 not have that file, so the launcher passes the registry along as one environment variable
@@ -8,7 +9,7 @@ resolves aliases from it instead of from the file.
 Policy when the default alias is removed: the registry is left **without** a default (a
 different model is never picked silently, it may cost more or behave differently). Explicit
 ``model=`` and ``KITARU_DEFAULT_MODEL`` keep working; the next alias registered becomes the
-default, or :func:`set_default` picks one.
+default, or registering an alias again with ``default=True`` picks one.
 
 Nothing here imports ZenML or LiteLLM (only checking that a secret exists touches the store).
 """
@@ -110,15 +111,6 @@ def list_models() -> list[ModelInfo]:
     ]
 
 
-def get_model(alias: str) -> ModelInfo:
-    """One registered alias; an unknown one is a not-found error listing the others."""
-    name = check_alias(alias)
-    settings = load_settings()
-    if name not in settings.models:
-        raise _unknown_alias(name, settings.models)
-    return _info(name, settings.models[name], settings.default_model)
-
-
 def register_model(
     alias: str,
     model: str,
@@ -165,19 +157,6 @@ def register_model(
         created=not previous,
         previous=previous[0] if previous else None,
     )
-
-
-def set_default(alias: str) -> ModelInfo:
-    """Make a registered alias the default."""
-    name = check_alias(alias)
-
-    def change(settings: KitaruSettings) -> KitaruSettings:
-        if name not in settings.models:
-            raise _unknown_alias(name, settings.models)
-        return settings.model_copy(update={"default_model": name})
-
-    settings = update_settings(change)
-    return _info(name, settings.models[name], settings.default_model)
 
 
 def remove_model(alias: str) -> ModelRemoval:
