@@ -125,6 +125,21 @@ def page(chromium: str) -> Iterator[Browser]:
         yield opened
 
 
+def read_when(page: Browser, condition: str) -> dict[str, Any]:
+    """What the app shows (READ_APP), once ``condition`` (JavaScript over it, as ``s``) holds:
+    each check reads the whole page in one evaluation, so no half-rendered state is mixed in."""
+    shown = page.wait_for(f"(() => {{ const s = {READ_APP}; return ({condition}) ? s : null; }})()")
+    return dict(shown)
+
+
+def click_when_shown(page: Browser, selector: str) -> None:
+    """Click the element as soon as the app shows it (one evaluation: find, then click)."""
+    found = json.dumps(selector)
+    page.wait_for(
+        f"(() => {{ const b = document.querySelector({found}); if (b) b.click(); return !!b; }})()"
+    )
+
+
 def _waiting_approval(server: KitaruMCPServer) -> dict[str, Any]:
     """An approval_flow execution waiting for its decision (the worker polls for a while)."""
     arguments = {"target": target("approval_flow"), "args": {"salt": new_salt(), "timeout": 120}}
@@ -141,8 +156,7 @@ def test_the_page_shows_a_waiting_execution_and_answers_it_through_the_bridge(
     host = AppHost(server, "kitaru_executions_get", {"exec_id": exec_id})
     with serving(host) as base:
         page.open(base + "/")
-        page.wait_for("document.getElementById('wait-form') !== null")
-        shown = page.in_app(READ_APP)
+        shown = read_when(page, "s.fields !== null && s.title === 'approval_flow'")
 
         assert shown["title"] == "approval_flow" and shown["status"] == "waiting"
         assert exec_id in shown["meta"]
@@ -197,12 +211,7 @@ def test_replay_from_here_goes_through_the_bridge_and_follows_the_new_execution(
     host = AppHost(server, "kitaru_executions_get", {"exec_id": exec_id})
     with serving(host) as base:
         page.open(base + "/")
-        page.wait_for("document.querySelectorAll('button[data-action=replay]').length === 2")
-        clicked = page.in_app(
-            "document.querySelector('tr[data-call-id=polish] button[data-action=replay]')"
-            ".click() === undefined"
-        )
-        assert clicked is True
+        click_when_shown(page, "tr[data-call-id=polish] button[data-action=replay]")
         page.wait_for(f"!document.getElementById('meta').textContent.includes('{exec_id}')")
         new_id = page.wait_for(
             "document.getElementById('status').textContent === 'completed' && "
@@ -241,11 +250,13 @@ def test_retry_goes_through_the_bridge_and_follows_the_new_execution(
     host = AppHost(server, "kitaru_executions_get", {"exec_id": exec_id})
     with serving(host) as base:
         page.open(base + "/")
-        page.wait_for("document.querySelector('button[data-action=retry]') !== null")
-        failure = page.in_app("document.getElementById('failure').textContent")
+        failure = page.wait_for(
+            "document.querySelector('button[data-action=retry]') !== null && "
+            "document.getElementById('failure').textContent"
+        )
         assert "ConnectionError" in failure and "upstream unavailable" in failure
         (tmp_path / "fixed").touch()  # the user fixes the cause, then presses Retry
-        page.in_app("document.querySelector('button[data-action=retry]').click()")
+        click_when_shown(page, "button[data-action=retry]")
         page.wait_for(f"!document.getElementById('meta').textContent.includes('{exec_id}')")
         new_id = page.wait_for(
             "document.getElementById('status').textContent === 'completed' && "

@@ -272,5 +272,3 @@ def test_aliases_using_a_secret(registry_file: Path) -> None:
     models.register_model("smart", "openai/gpt-4o", secret="shared", check_secret=False)
     models.register_model("other", "openai/gpt-4o")
     assert models.aliases_using_secret("shared") == ["fast", "smart"]
-
-

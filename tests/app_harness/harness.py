@@ -266,12 +266,14 @@ class Browser:
         last: Any = None
         while time.monotonic() < deadline:
             try:
-                last = self.in_app(expression)
-            except CdpError as exc:  # the frame was still loading
+                value = self.in_app(expression)
+            except CdpError as exc:  # the frame was (re)loading: ask its new document next
                 self._context = None
                 last = str(exc)
-            if last:
-                return last
+            else:
+                if value:
+                    return value
+                last = value
             time.sleep(0.25)
         raise AssertionError(f"timed out waiting for {expression!r}; last value {last!r}")
 
