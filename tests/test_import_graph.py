@@ -98,7 +98,7 @@ def import_edges() -> dict[str, dict[str, int]]:
             # A `from pkg import name` also yields `pkg`; count the package only when the name
             # is not itself a module of it.
             edges[module].setdefault(target, line)
-    for module, targets in edges.items():
+    for targets in edges.values():
         for target in list(targets):
             children = [t for t in targets if t.startswith(target + ".")]
             if children and (known[target].name == "__init__.py"):

@@ -26,9 +26,10 @@ from flows_exec.support import (
     until_status,
 )
 
-from kitaru_core.backend import local_store, local_waits
+from kitaru_core import liveness
+from kitaru_core.backend import local_waits
+from kitaru_core.backend.zenml_compat import schema
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import liveness
 from kitaru_core.services import executions
 
 GOOD = {"decision": "approve", "reviewer": {"name": "ada"}}
@@ -157,7 +158,11 @@ def test_an_unknown_schema_version_answers_through_zenml(
     from flows_exec import approval
 
     handle = approval.signoff_flow.run(workdir, new_salt(), timeout=0)
-    monkeypatch.setattr(local_store, "SCHEMA_VERSION", "0.0.0")  # a store we do not know
+    # A store revision we do not know: the check runs again under the patch (and again,
+    # unpatched, after the test).
+    monkeypatch.setattr(schema, "SUPPORTED_REVISIONS", frozenset({"0.0.0"}))
+    schema.forget()
+    monkeypatch.setattr(schema, "_checked", {})
     assert local_waits.for_answers(handle.exec_id) is None
     answered = executions.answer(handle.exec_id, wait="approval", value=GOOD, resume=False)
     assert answered.outcome == executions.AnswerOutcome.RECORDED

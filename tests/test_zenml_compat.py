@@ -173,6 +173,14 @@ def test_forgetting_pooled_connections_keeps_the_store_usable(zenml_client: Any)
     assert zenml_client.zen_store.get_store_info().version  # a fresh connection works
 
 
+def test_a_server_client_can_get_a_fresh_http_session() -> None:
+    # Forked workers must not share the parent's keep-alive sockets to a ZenML server.
+    from zenml.zen_stores.rest_zen_store import RestZenStore
+
+    _accepts(RestZenStore.reinitialize_session)
+    assert isinstance(RestZenStore.__dict__["session"], property)
+
+
 def test_the_console_handler_is_a_logging_handler() -> None:
     from kitaru_core.backend.zenml_compat.console import is_zenml_console_handler
 
