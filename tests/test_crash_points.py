@@ -25,8 +25,8 @@ from flows_scale import fixtures
 from flows_scale.points import arm, armed, hold, marks, release
 from flows_scale.scale import STEPS
 
+from kitaru_core import liveness
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import liveness
 from kitaru_core.services import execution_control, executions
 
 TARGET_MODULE = "../flows_scale/scale"

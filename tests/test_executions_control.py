@@ -23,10 +23,9 @@ from flows_exec.support import (
     until_finished,
 )
 
-from kitaru_core import KitaruClient
+from kitaru_core import KitaruClient, liveness
 from kitaru_core.errors import KitaruStateError, KitaruUsageError, KitaruValidationError
 from kitaru_core.models import ExecutionStatus, ReplayPlan, StartedExecution
-from kitaru_core.runtime import liveness
 from kitaru_core.runtime.handle import FlowHandle
 from kitaru_core.services import execution_control, executions
 

@@ -27,10 +27,9 @@ from flows_exec.support import (
     until_status,
 )
 
-from kitaru_core import KitaruClient
+from kitaru_core import KitaruClient, liveness
 from kitaru_core.errors import KitaruExecutionError, KitaruStateError
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import liveness
 from kitaru_core.runtime.handle import FlowHandle
 from kitaru_core.services import execution_control, executions
 

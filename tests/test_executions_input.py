@@ -28,14 +28,13 @@ from flows_exec.support import (
     until_status,
 )
 
-from kitaru_core import KitaruClient
+from kitaru_core import KitaruClient, liveness
 from kitaru_core.errors import (
     KitaruNotFoundError,
     KitaruStateError,
     KitaruWaitValidationError,
 )
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import liveness
 from kitaru_core.runtime.handle import FlowHandle
 from kitaru_core.services import executions
 

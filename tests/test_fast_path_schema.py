@@ -294,21 +294,24 @@ def test_every_column_the_reads_use_is_in_the_schema_module(
     database that has only the tables and columns the schema module lists."""
     from datetime import UTC, datetime
 
-    from kitaru_core.backend import local_changes, local_runs, local_waits
+    from kitaru_core.backend import local_changes, local_waits
+    from kitaru_core.backend.store import zenml_adapter
+    from kitaru_core.backend.store.sqlite_store import SQLiteStore
 
     store = local_store.open_local()
     assert store is not None
+    reads = SQLiteStore(store, fallback=zenml_adapter)
     statements: list[str] = []
     with store.connect() as db:
         db.set_trace_callback(statements.append)
     try:
-        local_runs.list_runs(store, flow=None, status=None, stack=None, offset=0, size=50)
+        reads.list_executions(flow=None, status=None, stack=None, offset=0, size=50)
         for status in ExecutionStatus:
-            local_runs.list_runs(store, flow="x", status=status, stack="y", offset=0, size=5)
+            reads.list_executions(flow="x", status=status, stack="y", offset=0, size=5)
         for name in ("done", "failed", "logged", "waiting"):
-            local_runs.get_execution(store, executions_to_compare[name])
-            local_runs.call_ids(store, executions_to_compare[name])
-        local_runs.list_waits(store)
+            reads.get_execution(executions_to_compare[name])
+            reads.call_ids(executions_to_compare[name])
+        reads.pending_waits()
         local_changes.execution_marks(
             store, known=[executions_to_compare["done"]], since=datetime.now(UTC)
         )

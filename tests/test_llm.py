@@ -32,8 +32,8 @@ from kitaru_core import (
     flow,
     llm,
 )
+from kitaru_core.config.llm_models import REGISTRY_ENV, ModelRegistry, render_registry
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.services.llm_models import REGISTRY_ENV, ModelRegistry, render_registry
 
 MODEL = "openai/gpt-4o-mini"
 
@@ -575,7 +575,8 @@ def test_import_kitaru_core_does_not_import_litellm() -> None:
     code = (
         "import sys, kitaru_core; "
         "from kitaru_core import llm; "
-        "import kitaru_core.runtime.llm, kitaru_core.services.llm_models, "
+        "import kitaru_core.runtime.llm, kitaru_core.runtime.llm_resolution, "
+        "kitaru_core.config.llm_models, kitaru_core.services.llm_models, "
         "kitaru_core.services.secrets, kitaru_core.requests.models; "
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('litellm', 'zenml')); "
         "assert not heavy, heavy[:5]; print('clean')"

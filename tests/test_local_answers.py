@@ -26,10 +26,10 @@ from flows_exec.support import (
     until_status,
 )
 
+from kitaru_core import liveness
 from kitaru_core.backend import local_waits
 from kitaru_core.backend.zenml_compat import schema
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import liveness
 from kitaru_core.services import executions
 
 GOOD = {"decision": "approve", "reviewer": {"name": "ada"}}

@@ -1,8 +1,9 @@
-"""The fast local read path (``backend/local_store.py``) answers exactly as ZenML does.
+"""The fast local read path (``SQLiteStore``, guarded by ``backend/local_store.py``) answers
+exactly as ZenML does.
 
 Every comparison reads the same real store twice: once with plain SQLite queries, once through
-ZenML's client. A ZenML upgrade that changes the schema fails here (and the fast path switches
-itself off for any schema version it was not written for).
+ZenML's client (``ZenMLStore``). A ZenML upgrade that changes the schema fails here (and the
+fast path switches itself off for any schema version it was not written for).
 """
 
 from __future__ import annotations
@@ -18,24 +19,25 @@ from flows_exec import approval, listing, records
 from flows_exec.support import new_salt
 from runtime_helpers import BackgroundRun, pending_wait
 
-from kitaru_core.backend import local_runs, local_store, runs
+from kitaru_core.backend import local_store, runs
+from kitaru_core.backend.store import execution_store, zenml_adapter
+from kitaru_core.backend.store.sqlite_store import SQLiteStore
 from kitaru_core.models import ExecutionStatus
 from kitaru_core.services import execution_control, executions, system
 from kitaru_core.services import stacks as stack_service
 
 
-def fast() -> local_store.LocalStore:
-    store = local_store.open_local()
-    assert store is not None, "the fast path should apply to the test store"
+def fast() -> SQLiteStore:
+    store = execution_store()
+    assert isinstance(store, SQLiteStore), "the fast path should apply to the test store"
     return store
 
 
 def both_pages(**query: Any) -> tuple[Any, Any]:
     """The same page read by the fast path and by ZenML, as plain data."""
     window = {"flow": None, "status": None, "stack": None, "offset": 0, "size": 20} | query
-    quick = local_runs.list_runs(fast(), **window)
-    assert quick is not None
-    slow = runs.list_runs(**window)
+    quick = fast().list_executions(**window)
+    slow = zenml_adapter().list_executions(**window)
     as_data = lambda page: ([item.model_dump() for item in page[0]], page[1])  # noqa: E731
     return as_data(quick), as_data(slow)
 
@@ -96,9 +98,8 @@ def test_list_shows_results_reasons_and_links(mixed: dict[str, Any]) -> None:
 
 
 def both_gets(exec_id: str) -> tuple[Any, Any]:
-    quick = local_runs.get_execution(fast(), exec_id)
-    assert quick is not None
-    return quick.model_dump(), executions._get_through_zenml(exec_id).model_dump()
+    quick = fast().get_execution(exec_id)
+    return quick.model_dump(), zenml_adapter().get_execution(exec_id).model_dump()
 
 
 @pytest.mark.parametrize(
@@ -118,8 +119,9 @@ def test_get_matches_zenml(zenml_client: Any, workdir: str, start: Any) -> None:
     quick, slow = both_gets(first.exec_id)
     assert quick == slow
     assert quick["checkpoints"]
-    state = local_runs.run_state(fast(), first.exec_id)  # what FlowHandle.wait() reads
-    assert state is not None and state[0] == runs.run_status(first.exec_id)
+    state = fast().run_state(first.exec_id)  # what FlowHandle.wait() reads
+    assert state == zenml_adapter().run_state(first.exec_id)
+    assert state[0] == runs.run_status(first.exec_id)
     if state[1].get("inline"):
         assert state[1]["preview"] == runs.load_result(first.exec_id)
     again = start(workdir, salt)  # the same inputs: cache hits
@@ -137,14 +139,11 @@ def test_get_of_an_unknown_or_malformed_id_fails_like_zenml(zenml_client: Any) -
     from kitaru_core.errors import KitaruNotFoundError
 
     unknown = "00000000-0000-4000-8000-000000000000"
-    with pytest.raises(KitaruNotFoundError, match=unknown):
-        local_runs.get_execution(fast(), unknown)
-    with pytest.raises(KitaruNotFoundError, match=unknown):
-        runs.get_run(unknown)
-    with pytest.raises(KitaruNotFoundError, match="nope"):
-        local_runs.get_execution(fast(), "nope")
-    with pytest.raises(KitaruNotFoundError, match="nope"):
-        runs.get_run("nope")
+    for store in (fast(), zenml_adapter()):
+        with pytest.raises(KitaruNotFoundError, match=unknown):
+            store.get_execution(unknown)
+        with pytest.raises(KitaruNotFoundError, match="nope"):
+            store.get_execution("nope")
 
 
 def test_a_waiting_execution_is_listed_as_waiting(zenml_client: Any, workdir: str) -> None:
@@ -159,9 +158,8 @@ def test_a_waiting_execution_is_listed_as_waiting(zenml_client: Any, workdir: st
         assert one == other
         assert one["pending_wait"]["metadata"] == {"salt": salt}
         # ZenML first: it marks any crashed execution (of other tests in this process) failed.
-        slow_waits = [w.model_dump() for w in executions._waiting_through_zenml()]
-        waits = local_runs.list_waits(fast())
-        assert waits is not None
+        slow_waits = [w.model_dump() for w in zenml_adapter().pending_waits()]
+        waits = fast().pending_waits()
         assert [w.model_dump() for w in waits] == slow_waits
         assert exec_id in [w.exec_id for w in waits]
         assert {item["exec_id"]: item["status"] for item in quick[0]}[exec_id] == "waiting"
@@ -185,12 +183,13 @@ def workdir_fixture(tmp_path: Path) -> str:
 def test_logs_check_the_execution_and_its_calls(mixed: dict[str, Any]) -> None:
     from kitaru_core.errors import KitaruNotFoundError
 
-    assert local_runs.call_ids(fast(), mixed["done"][0]) == {"label"}
-    assert runs.get_run(mixed["done"][0]).steps.keys() == {"label"}
+    assert fast().call_ids(mixed["done"][0]) == {"label"}
+    assert zenml_adapter().call_ids(mixed["done"][0]) == {"label"}
     lines, _ = executions.logs(mixed["done"][0], checkpoint="label")
     assert all(line.checkpoint == "label" for line in lines)
-    with pytest.raises(KitaruNotFoundError):
-        local_runs.call_ids(fast(), "00000000-0000-4000-8000-000000000000")
+    for store in (fast(), zenml_adapter()):
+        with pytest.raises(KitaruNotFoundError):
+            store.call_ids("00000000-0000-4000-8000-000000000000")
 
 
 def test_status_and_stacks_match_zenml(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,7 +218,7 @@ def test_another_schema_version_is_left_to_zenml(zenml_client: Any, tmp_path: Pa
     from kitaru_core.backend.zenml_compat import schema
 
     copy = tmp_path / "zenml.db"
-    with sqlite3.connect(fast().database) as source, sqlite3.connect(copy) as target:
+    with sqlite3.connect(fast().local.database) as source, sqlite3.connect(copy) as target:
         source.backup(target)
     assert schema.fast_path(copy).enabled
     with sqlite3.connect(copy) as db:
@@ -235,18 +234,22 @@ def test_another_schema_version_is_left_to_zenml(zenml_client: Any, tmp_path: Pa
 
 def test_an_unknown_project_is_left_to_zenml(zenml_client: Any) -> None:
     config = {"active_project_id": None}
-    assert local_store._describe(fast().database, config, "no-such-project") is None
+    assert local_store._describe(fast().local.database, config, "no-such-project") is None
 
 
-def test_a_sqlite_failure_hands_the_read_to_zenml(zenml_client: Any) -> None:
+def test_a_sqlite_failure_hands_the_read_to_zenml(mixed: dict[str, Any], tmp_path: Path) -> None:
     from kitaru_core.errors import KitaruNotFoundError
 
-    def locked(store: local_store.LocalStore) -> Any:
-        raise sqlite3.OperationalError("database is locked")
-
-    assert local_store.read_locally(locked) is None
+    # A store whose database file is no SQLite database: every query fails.
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 100)
+    local = fast().local
+    store = SQLiteStore(
+        local_store.LocalStore(broken, local.project_id, local.active_stack_id), zenml_adapter
+    )
+    exec_id = mixed["done"][0]
+    assert store.get_execution(exec_id) == zenml_adapter().get_execution(exec_id)
+    assert store.call_ids(exec_id) == {"label"}
     # Kitaru's own errors are answers, not failures: they reach the caller.
     with pytest.raises(KitaruNotFoundError):
-        local_store.read_locally(
-            lambda store: local_runs.call_ids(store, "00000000-0000-4000-8000-000000000000")
-        )
+        fast().call_ids("00000000-0000-4000-8000-000000000000")

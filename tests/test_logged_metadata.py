@@ -21,7 +21,7 @@ from flows_exec.support import new_salt
 from jsonschema import Draft202012Validator
 
 from kitaru_core import KitaruClient
-from kitaru_core.backend import local_runs, local_store, runs
+from kitaru_core.backend.store import execution_store, zenml_adapter
 from kitaru_core.cli.progress import progress_line
 from kitaru_core.models import CheckpointCall, Execution, ExecutionStatus
 from kitaru_mcp.server import build_server
@@ -56,11 +56,12 @@ def _check(execution: Execution, salt: str) -> None:
 
 
 def test_both_read_paths_show_what_was_logged(logged: dict[str, str]) -> None:
-    store = local_store.open_local()
-    assert store is not None, "the fast path should apply to the test store"
-    quick = local_runs.get_execution(store, logged["exec_id"])
-    assert quick is not None
-    slow = runs.to_execution(runs.get_run(logged["exec_id"]))
+    from kitaru_core.backend.store.sqlite_store import SQLiteStore
+
+    quick_store = execution_store()
+    assert isinstance(quick_store, SQLiteStore), "the fast path should apply to the test store"
+    quick = quick_store.get_execution(logged["exec_id"])
+    slow = zenml_adapter().get_execution(logged["exec_id"])
     _check(quick, logged["salt"])
     _check(slow, logged["salt"])
     assert quick.model_dump(exclude={"checkpoints"}) == slow.model_dump(exclude={"checkpoints"})

@@ -14,11 +14,17 @@ from typing import Any
 
 import pytest
 
+from kitaru_core.config.llm_models import (
+    REGISTRY_ENV,
+    aliases_using_secret,
+    parse_registry,
+    registry_environment,
+)
 from kitaru_core.config.paths import settings_path
 from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError, KitaruValidationError
 from kitaru_core.requests.models import check_alias, check_model_string
+from kitaru_core.runtime.llm_resolution import resolve_model
 from kitaru_core.services import llm_models as models
-from kitaru_core.services.llm_models import REGISTRY_ENV
 
 
 @pytest.fixture
@@ -188,26 +194,26 @@ REGISTRY = {
 
 def test_explicit_alias_then_raw_string() -> None:
     env = _env(REGISTRY, KITARU_DEFAULT_MODEL="fast")
-    smart = models.resolve_model("smart", environ=env)
+    smart = resolve_model("smart", environ=env)
     assert (smart.model, smart.alias, smart.secret, smart.source) == (
         "anthropic/claude-3-5-sonnet-20240620",
         "smart",
         "anthropic",
         "argument",
     )
-    raw = models.resolve_model("openai/gpt-4.1", environ=env)
+    raw = resolve_model("openai/gpt-4.1", environ=env)
     assert (raw.model, raw.alias, raw.secret) == ("openai/gpt-4.1", None, None)
 
 
 def test_env_default_alias_then_raw_beats_the_registry_default() -> None:
-    alias = models.resolve_model(environ=_env(REGISTRY, KITARU_DEFAULT_MODEL="smart"))
+    alias = resolve_model(environ=_env(REGISTRY, KITARU_DEFAULT_MODEL="smart"))
     assert (alias.alias, alias.source) == ("smart", "KITARU_DEFAULT_MODEL")
-    raw = models.resolve_model(environ=_env(REGISTRY, KITARU_DEFAULT_MODEL="openai/o3-mini"))
+    raw = resolve_model(environ=_env(REGISTRY, KITARU_DEFAULT_MODEL="openai/o3-mini"))
     assert (raw.model, raw.alias) == ("openai/o3-mini", None)
 
 
 def test_the_registry_default_comes_last() -> None:
-    chosen = models.resolve_model(environ=_env(REGISTRY))
+    chosen = resolve_model(environ=_env(REGISTRY))
     assert (chosen.model, chosen.alias, chosen.source) == (
         "openai/gpt-4o-mini",
         "fast",
@@ -217,7 +223,7 @@ def test_the_registry_default_comes_last() -> None:
 
 def test_nothing_to_resolve_is_a_usage_error_that_says_how_to_register() -> None:
     with pytest.raises(KitaruUsageError) as caught:
-        models.resolve_model(environ=_env({"models": {"fast": {"model": "openai/gpt-4o"}}}))
+        resolve_model(environ=_env({"models": {"fast": {"model": "openai/gpt-4o"}}}))
     assert caught.value.code == "usage_error"
     assert "kitaru model register ALIAS --model provider/model" in caught.value.hint
     assert caught.value.details["registered_aliases"] == ["fast"]
@@ -225,14 +231,14 @@ def test_nothing_to_resolve_is_a_usage_error_that_says_how_to_register() -> None
 
 def test_a_dangling_default_alias_is_a_usage_error() -> None:
     with pytest.raises(KitaruUsageError, match="'gone' is not registered"):
-        models.resolve_model(environ=_env({"models": {}, "default_model": "gone"}))
+        resolve_model(environ=_env({"models": {}, "default_model": "gone"}))
 
 
 def test_a_bad_explicit_or_env_model_is_a_validation_error() -> None:
     with pytest.raises(KitaruUsageError):
-        models.resolve_model("has spaces in it", environ=_env(REGISTRY))
+        resolve_model("has spaces in it", environ=_env(REGISTRY))
     with pytest.raises(KitaruValidationError) as caught:
-        models.resolve_model(environ=_env(REGISTRY, KITARU_DEFAULT_MODEL="two words"))
+        resolve_model(environ=_env(REGISTRY, KITARU_DEFAULT_MODEL="two words"))
     assert "KITARU_DEFAULT_MODEL" in caught.value.fields
 
 
@@ -240,12 +246,12 @@ def test_a_bad_explicit_or_env_model_is_a_validation_error() -> None:
 
 
 def test_registry_environment_round_trips_and_wins_over_the_file(registry_file: Path) -> None:
-    assert models.registry_environment() == {}
+    assert registry_environment() == {}
     models.register_model("fast", "openai/gpt-4o-mini")
     models.register_model("smart", "openai/gpt-4o")
-    shipped = models.registry_environment()
+    shipped = registry_environment()
     assert list(shipped) == [REGISTRY_ENV]
-    registry = models.parse_registry(shipped[REGISTRY_ENV])
+    registry = parse_registry(shipped[REGISTRY_ENV])
     assert registry.default_model == "fast"
     assert {alias: entry.model for alias, entry in registry.models.items()} == {
         "fast": "openai/gpt-4o-mini",
@@ -253,17 +259,17 @@ def test_registry_environment_round_trips_and_wins_over_the_file(registry_file: 
     }
     # A remote worker has no kitaru.yaml; the variable alone resolves the same aliases …
     registry_file.unlink()
-    assert models.resolve_model(environ=shipped).model == "openai/gpt-4o-mini"
+    assert resolve_model(environ=shipped).model == "openai/gpt-4o-mini"
     # … and where both exist, the variable wins.
     models.register_model("fast", "openai/gpt-3.5-turbo")
-    assert models.resolve_model("fast", environ=shipped).model == "openai/gpt-4o-mini"
-    assert models.resolve_model("fast", environ={}).model == "openai/gpt-3.5-turbo"
+    assert resolve_model("fast", environ=shipped).model == "openai/gpt-4o-mini"
+    assert resolve_model("fast", environ={}).model == "openai/gpt-3.5-turbo"
 
 
 def test_a_broken_registry_variable_is_a_usage_error() -> None:
     for text in ("{not json", json.dumps({"models": {"x": {"modle": "typo"}}})):
         with pytest.raises(KitaruUsageError) as caught:
-            models.resolve_model(environ={REGISTRY_ENV: text})
+            resolve_model(environ={REGISTRY_ENV: text})
         assert caught.value.details["variable"] == REGISTRY_ENV
 
 
@@ -271,4 +277,4 @@ def test_aliases_using_a_secret(registry_file: Path) -> None:
     models.register_model("fast", "openai/gpt-4o-mini", secret="shared", check_secret=False)
     models.register_model("smart", "openai/gpt-4o", secret="shared", check_secret=False)
     models.register_model("other", "openai/gpt-4o")
-    assert models.aliases_using_secret("shared") == ["fast", "smart"]
+    assert aliases_using_secret("shared") == ["fast", "smart"]

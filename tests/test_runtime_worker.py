@@ -12,10 +12,9 @@ import pytest
 from flows import basic
 from runtime_helpers import TESTS_DIR, new_salt, run_count
 
-from kitaru_core import FlowHandle, KitaruError
+from kitaru_core import FlowHandle, KitaruError, liveness
 from kitaru_core.backend.runs import get_run
 from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime import liveness
 from kitaru_core.runtime.detach import start_job
 
 FLOWS = TESTS_DIR / "flows"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from kitaru_core import liveness
 from kitaru_core.errors import KitaruError
-from kitaru_core.runtime import detach, liveness
+from kitaru_core.runtime import detach
 from kitaru_core.runtime.handle import FlowHandle
 
 FLOW = """

@@ -10,8 +10,8 @@ from kitaru_core.backend.runs import get_run, result_metadata, saved_artifacts
 from kitaru_core.errors import KitaruNotFoundError, echo
 from kitaru_core.hints import Hint
 from kitaru_core.models import ArtifactInfo
+from kitaru_core.naming import SAVED_PREFIX
 from kitaru_core.rendering import render_preview
-from kitaru_core.runtime.primitives import SAVED_PREFIX
 
 
 def _info(artifact: Any, *, name: str, exec_id: str | None, checkpoint: str | None) -> ArtifactInfo:

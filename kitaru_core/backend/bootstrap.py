@@ -105,7 +105,7 @@ def prepare_zenml() -> None:
     operations that change which store is used (``login``, ``logout``), which must work
     while the current one is unreachable."""
     prepare_environment()
-    from kitaru_core.runtime.terminal import quiet_zenml
+    from kitaru_core.terminal import quiet_zenml
 
     quiet_zenml()
     _source_root_fallback()
@@ -121,7 +121,7 @@ def _open_client() -> Client:
     from zenml.client import Client
 
     from kitaru_core.backend.zenml_compat.store_internals import configured_store
-    from kitaru_core.runtime.terminal import quiet_zenml
+    from kitaru_core.terminal import quiet_zenml
 
     quiet_zenml()
     # While the config dir is fresh, one process at a time writes ZenML's config and creates

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from zenml.enums import ExecutionStatus as ZenStatus
 from zenml.models import PipelineRunUpdate
 from zenml.stack import Stack
 
+from kitaru_core import terminal
 from kitaru_core.backend.bootstrap import zenml_client
 from kitaru_core.backend.runs import get_run, run_status
-from kitaru_core.runtime import terminal
-from kitaru_core.runtime.naming import SOURCE_ROOT_KEY, user_text
+from kitaru_core.backend.source_root import prepare_source_root
+from kitaru_core.models import ExecutionStatus
+from kitaru_core.naming import user_text
 
 
-def prepare_source_root(run: Any) -> None:
-    from kitaru_core.runtime.launcher import use_source_root
+def resume_in_process(exec_id: str) -> ExecutionStatus:
+    """Mark the run RESUMING and run its flow body again here; finished checkpoints are reused.
 
-    root = (run.config.extra or {}).get(SOURCE_ROOT_KEY)
-    if root:
-        use_source_root(root)
-
-
-def resume_in_process(exec_id: str) -> None:
-    """Mark the run RESUMING and run its flow body again here; finished checkpoints are reused."""
+    Returns the execution's status once the body has returned (finished, or waiting again)."""
     client = zenml_client()
     run = get_run(exec_id)
     prepare_source_root(run)
@@ -35,4 +29,6 @@ def resume_in_process(exec_id: str) -> None:
     stack.orchestrator.resume_run(snapshot=run.snapshot, run=run, stack=stack)
     # The flow body printed its own progress; say how the resumed execution ended, as run() does.
     flow = user_text(run.pipeline.name) if run.pipeline else "flow"
-    terminal.flow_finished(flow, exec_id, run_status(exec_id).value)
+    status = run_status(exec_id)
+    terminal.flow_finished(flow, exec_id, status.value)
+    return status

@@ -1,6 +1,7 @@
-"""Kitaru's views of what ZenML stores, built from plain values (no ZenML import), so that the
-ZenML path (``runs.py``) and the fast local read path (``local_store.py``) give the same
-answers: checkpoint calls, and why an execution failed."""
+"""The value-level pieces of Kitaru's views, built from plain values (no ZenML import): a
+checkpoint call, its llm usage, the user's metadata, why an execution failed, and log lines.
+``backend/store/views.py`` assembles them from either adapter's rows, so both give the same
+answers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from kitaru_core.backend.status import to_public
 from kitaru_core.models import ArtifactRef, CheckpointCall, Failure, LlmUsage, LogEntry
-from kitaru_core.runtime.naming import user_text
+from kitaru_core.naming import user_text
 
 
 def checkpoint_call(
@@ -99,7 +100,7 @@ def user_traceback(text: str) -> str:
     skipping = False
     for line in lines[1:]:
         if line.startswith("  File "):
-            skipping = "/zenml/" in line or "/kitaru_core/runtime/" in line
+            skipping = "/zenml/" in line or "/kitaru_core/" in line
         elif not line.startswith(" "):
             # Not part of a frame: the exception line, or "During handling of ...".
             skipping = False
@@ -153,7 +154,7 @@ def log_entries(exec_id: str) -> list[LogEntry]:
     """The execution's log lines, oldest first (kept by Kitaru on local stacks)."""
     from datetime import UTC
 
-    from kitaru_core.runtime.logcapture import read
+    from kitaru_core.execution_logs import read
 
     entries = []
     for record in read(exec_id):

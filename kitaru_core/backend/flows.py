@@ -73,8 +73,7 @@ def list_flows(*, offset: int, size: int) -> tuple[list[FlowRecord], bool]:
 def _record(pipeline: Any, deployments: list[Deployment]) -> FlowRecord:
     from kitaru_core.backend.recovery import reconcile
     from kitaru_core.backend.runs import get_run, to_execution
-    from kitaru_core.runtime.interactive import INTERACTIVE_KEY
-    from kitaru_core.runtime.naming import SOURCE_ROOT_KEY
+    from kitaru_core.naming import INTERACTIVE_KEY, SOURCE_ROOT_KEY
 
     if pipeline.latest_run_id is None:
         return FlowRecord(name=pipeline.name, deployments=deployments)

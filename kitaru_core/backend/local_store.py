@@ -4,13 +4,14 @@ Importing ZenML and opening its store costs 2-3 s per process on a small machine
 of what ``kitaru executions list`` or an MCP server's first answer would otherwise wait for. On
 the local store the same few facts (executions, their statuses, the active project and stack)
 are plain rows in ZenML's SQLite database, so they are read with ``sqlite3``, read-only: the
-project and stacks here, executions in :mod:`kitaru_core.backend.local_runs`.
+project and stacks here, executions by ``SQLiteStore`` (``backend/store/sqlite_store.py``).
 
 The queries follow ZenML's schema as :mod:`kitaru_core.backend.zenml_compat.schema` describes
 it; its check (once per process, when the store opens) is the one guard of the fast path. A
 store it does not know, a server connection, a ZenML repository (``.zen``) or a store that does
-not exist yet makes :func:`open_local` return ``None``, and callers go through ZenML as before.
-``tests/test_local_store.py`` checks that both paths give the same answers.
+not exist yet makes :func:`open_local` return ``None``, and ``backend.store.execution_store``
+picks ZenML's client instead. ``tests/test_local_store.py`` and
+``tests/test_execution_store.py`` check that both paths give the same answers.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from kitaru_core.backend.zenml_compat.schema import PIN, SUPPORTED_REVISIONS, FastPath, fast_path
@@ -43,7 +44,6 @@ FAST_PATH_FIX = (
     f"pip install '{PIN}'. A store already migrated by a newer ZenML stays on the slower path "
     "until Kitaru supports that release."
 )
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -136,19 +136,6 @@ def fast_path_state() -> FastPath | None:
         return fast_path(database)
     except (sqlite3.Error, OSError):
         return None  # locked or unreadable right now: not a verdict on its schema
-
-
-def read_locally(read: Callable[[LocalStore], T | None]) -> T | None:
-    """``read(store)`` on the local store, or ``None`` where the caller must ask ZenML: the
-    fast path does not apply, ``read`` says so, or SQLite failed (a store being migrated, a
-    file replaced underneath). Kitaru's own errors (not found, bad id) pass through."""
-    store = open_local()
-    if store is None:
-        return None
-    try:
-        return read(store)
-    except sqlite3.Error:
-        return None
 
 
 def _persisted_sql_url(config: dict[str, Any]) -> str | None:

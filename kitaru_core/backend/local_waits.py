@@ -8,7 +8,7 @@ rules (validation, idempotency, state errors) stay in ``services/executions.py``
 this class and the ZenML module :mod:`kitaru_core.backend.waits` through the same calls.
 
 Only flows loaded from a file qualify: a flow defined in an interactive session needs the
-session checks of ``services/execution_control.py``, which go through ZenML.
+session checks of ``runtime/interactive.py``, which go through ZenML.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from typing import Any, Protocol, TypeVar
 from kitaru_core.backend.local_store import LocalStore, open_local, parse_exec_id
 from kitaru_core.errors import KitaruNotFoundError, KitaruStateError
 from kitaru_core.hints import NOT_WAITING, PENDING_WAITS
-from kitaru_core.models import ExecutionStatus
-from kitaru_core.runtime.interactive import INTERACTIVE_KEY
+from kitaru_core.naming import INTERACTIVE_KEY
 
 PENDING = "pending"
 # ZenML looks the answering user up by this name on a store it reaches directly.
@@ -102,16 +101,13 @@ def poller_active(expires: datetime | None, run_status: str | None) -> bool:
 
 def for_answers(exec_id: str) -> LocalWaits | None:
     """:class:`LocalWaits` for answering ``exec_id``, or ``None`` where ZenML must do it: not
-    the local store (or not its schema version), a flow defined outside a file, an execution
-    that looks crashed (the ZenML path marks it failed), or SQLite failing."""
-    from kitaru_core.backend import local_runs
-
+    the local store (or not its schema version), a flow defined outside a file, an unknown
+    execution, or SQLite failing. (A crashed execution was marked failed by the read that
+    precedes every answer, ``services/executions.get``.)"""
     store = open_local()
     if store is None:
         return None
     try:
-        if local_runs.run_state(store, exec_id) is None:
-            return None
         with store.connect() as db:
             row = db.execute(_FILE_LESS, (parse_exec_id(exec_id).hex,)).fetchone()
     except sqlite3.Error:
@@ -178,18 +174,6 @@ class LocalWaits:
                 (_result_json(value), now, _answering_user(db), now, condition.id),
             )
         return None
-
-    def paused_without_question(self, exec_id: str) -> bool:
-        """Whether the execution is ``waiting`` with no pending wait left: its worker released
-        it and every question is answered, so a resume worker must continue it."""
-        from kitaru_core.backend import local_runs
-
-        state = local_runs.run_state(self.store, exec_id)
-        return (
-            state is not None
-            and state[0] == ExecutionStatus.WAITING
-            and not self.list_conditions(exec_id)
-        )
 
 
 def _conditions(db: sqlite3.Connection, run_id: str, *, pending: bool) -> list[LocalWait]:

@@ -1,4 +1,5 @@
-"""Crash detection: a local execution whose process died is marked failed, not left running."""
+"""Crash detection through ZenML: a local execution whose process died is marked failed, not
+left running. The rule itself (when a run counts as crashed) is ``store.views.crash_reason``."""
 
 from __future__ import annotations
 
@@ -9,44 +10,30 @@ from zenml.enums import StoreType
 from zenml.models import PipelineRunUpdate, StepRunUpdate
 
 from kitaru_core.backend.bootstrap import zenml_client
+from kitaru_core.backend.local_store import parse_exec_id
 from kitaru_core.backend.status import ACTIVE
-from kitaru_core.models import as_utc
-from kitaru_core.runtime import liveness
-from kitaru_core.runtime.naming import LOCAL_LOGS_KEY
+from kitaru_core.backend.store import views, zenml_rows
 
 
-def _started_elsewhere(exec_id: str) -> bool:
-    """Whether the run may have been started from another config dir, where its liveness
-    record lives: on a server (other users, machines, MCP servers) a run without a record
-    here is someone else's, and its absence proves nothing. On the local store every
-    process shares this config dir, so no record there does mean no process."""
-    if liveness.read(exec_id) is not None:
-        return False
+def store_is_remote() -> bool:
+    """Whether this process's store is a server (shared with other config dirs)."""
     return bool(zenml_client().zen_store.type == StoreType.REST)
 
 
-def _runner_died(run: Any) -> str | None:
-    if _started_elsewhere(str(run.id)):
-        return None
-    # ZenML stores naive datetimes that mean UTC; as_utc also copes with an aware one.
-    created = as_utc(run.created).timestamp() if run.created else None
-    return liveness.death_reason(str(run.id), created=created, resuming=run.status == "resuming")
-
-
-def reconcile(run: Any) -> Any:
-    """Mark a crashed local run (and its interrupted checkpoints) failed; return the fresh run."""
-    if run.status not in ACTIVE or not (run.config.extra or {}).get(LOCAL_LOGS_KEY):
-        return run
-    reason = _runner_died(run)
-    if reason is None:
-        return run
+def mark_interrupted(exec_id: str, message: str) -> None:
+    """Mark a crashed execution failed with ``message``, and its unfinished checkpoints too."""
     store = zenml_client().zen_store
+    run = store.get_run(parse_exec_id(exec_id), hydrate=True)
     for step in (run.steps or {}).values():
         if step.status in ACTIVE:
             store.update_run_step(step.id, StepRunUpdate(status=ZenStatus.FAILED))
-    message = (
-        f"The execution was interrupted: {reason}. Completed checkpoints are kept; "
-        "retry it to finish."
-    )
     store.update_run(run.id, PipelineRunUpdate(status=ZenStatus.FAILED, status_reason=message))
-    return store.get_run(run.id, hydrate=True)
+
+
+def reconcile(run: Any) -> Any:
+    """``run`` once a crash is marked: the fresh run if its process was found dead."""
+    reason = views.crash_reason(zenml_rows.run_row(run), remote=store_is_remote())
+    if reason is None:
+        return run
+    mark_interrupted(str(run.id), views.interrupted_message(reason))
+    return zenml_client().zen_store.get_run(run.id, hydrate=True)

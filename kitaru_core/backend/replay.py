@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kitaru_core.backend.cancel import stop_run as stop_run  # re-exported until callers move
-from kitaru_core.backend.control import prepare_source_root
+from kitaru_core.backend.run_writes import store_options
 from kitaru_core.backend.runs import get_run
+from kitaru_core.backend.source_root import prepare_source_root
+from kitaru_core.backend.stack_lookup import temporary_stack
 from kitaru_core.backend.zenml_compat.pipeline import load_dynamic_pipeline
 from kitaru_core.errors import KitaruStateError
 from kitaru_core.hints import Hint
-from kitaru_core.runtime.launcher import store_options, temporary_stack
-from kitaru_core.runtime.naming import ANSWERS_KEY, LOCAL_LOGS_KEY, ORIGINAL_KEY, OVERRIDES_KEY
+from kitaru_core.naming import ANSWERS_KEY, LOCAL_LOGS_KEY, ORIGINAL_KEY, OVERRIDES_KEY
 
 # On a replay's run: the overridden calls in the order the replay was planned in, each with
 # the call before it, so that the calls of the run can be listed in order again. An overridden

@@ -41,7 +41,7 @@ def save(root: Path, stack_id: str) -> str:
     """
     from zenml.utils.code_utils import upload_code_if_necessary
 
-    from kitaru_core.runtime.launcher import temporary_stack
+    from kitaru_core.backend.stack_lookup import temporary_stack
 
     archive = _archive(root)
     try:
@@ -150,7 +150,7 @@ def _download(archive_path: str, destination: Path, stack: str | None) -> None:
         # A remote artifact store's filesystem is registered when the store is instantiated.
         from zenml.stack import Stack
 
-        from kitaru_core.runtime.launcher import stack_model
+        from kitaru_core.backend.stack_lookup import stack_model
 
         Stack.from_model(stack_model(stack)).artifact_store  # noqa: B018
     if not fileio.exists(archive_path):

@@ -1,7 +1,7 @@
 """The one mapping from ZenML execution statuses to Kitaru's five public statuses.
 
 Keyed by ZenML's status *values* (``"completed"``, …) so that it needs no ZenML import: the
-fast local read path (``local_store.py``) maps raw database values with it too.
+store's view builders (``store/views.py``) map every adapter's raw values with it.
 """
 
 from __future__ import annotations

@@ -10,9 +10,7 @@ from typing import Any
 from zenml.enums import RunWaitConditionResolution, RunWaitConditionStatus
 
 from kitaru_core.backend.bootstrap import zenml_client
-from kitaru_core.models import PendingWait, WaitInfo
 from kitaru_core.requests.executions import parse_exec_id
-from kitaru_core.runtime.naming import user_text
 
 
 def list_conditions(exec_id: str | None = None, *, pending: bool = True) -> list[Any]:
@@ -23,26 +21,6 @@ def list_conditions(exec_id: str | None = None, *, pending: bool = True) -> list
     if exec_id is not None:
         filters["pipeline_run"] = parse_exec_id(exec_id)
     return list(client.list_run_wait_conditions(**filters).items)
-
-
-def to_pending_wait(condition: Any) -> PendingWait:
-    return PendingWait(
-        name=condition.name,
-        question=condition.question,
-        schema=condition.data_schema,
-        metadata=dict(condition.run_metadata or {}),
-        created_at=condition.created,
-    )
-
-
-def to_wait_info(condition: Any) -> WaitInfo:
-    run = condition.run
-    flow = run.pipeline.name if run.pipeline else run.name
-    return WaitInfo(
-        exec_id=str(run.id),
-        flow=user_text(flow),
-        **to_pending_wait(condition).model_dump(by_alias=True),
-    )
 
 
 def find_condition(exec_id: str, wait: str | None) -> Any:

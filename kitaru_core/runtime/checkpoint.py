@@ -7,14 +7,15 @@ import threading
 from collections.abc import Callable
 from typing import Any, overload
 
+from kitaru_core import terminal
 from kitaru_core.errors import KitaruUsageError
-from kitaru_core.runtime import cancellation, context, terminal
-from kitaru_core.runtime.naming import (
+from kitaru_core.naming import (
     checkpoint_alias,
     plain_name,
     publish_alias,
     register_lazy_alias,
 )
+from kitaru_core.runtime import cancellation, context
 
 _RESERVED = ("id", "after")
 

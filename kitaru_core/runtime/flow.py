@@ -11,7 +11,7 @@ from typing import Any, overload
 from kitaru_core.config.image import ImageInput
 from kitaru_core.config.resolver import ExecutionOverrides
 from kitaru_core.errors import KitaruUsageError, KitaruValidationError
-from kitaru_core.runtime.naming import flow_alias, plain_name, register_lazy_alias
+from kitaru_core.naming import flow_alias, plain_name, register_lazy_alias
 
 
 class Flow:
@@ -154,14 +154,13 @@ class Flow:
         A flow defined outside a file (``python -c``, a REPL, a notebook) cannot be deployed:
         no worker could load it again.
         """
-        from kitaru_core.runtime import interactive
-        from kitaru_core.services import deployments
+        from kitaru_core.runtime import deployment, interactive
 
         where = interactive.origin(self.func)
         if where is not None:
             raise interactive.refuse_deploy(self.name, where)
 
-        return deployments.deploy(
+        return deployment.deploy(
             self, inputs=inputs, tag=tag, exclusive=exclusive, stack=stack, allow_local=allow_local
         )
 
@@ -171,10 +170,9 @@ class Flow:
 
     def deployment(self, *, version: int | None = None, tag: str | None = None) -> Any:
         """The deployed version a selector routes to, as an invocable object."""
-        from kitaru_core.runtime.deployment import DeployedFlow
-        from kitaru_core.services import deployments
+        from kitaru_core.runtime.deployment import DeployedFlow, get
 
-        return DeployedFlow(deployments.get(self.name, version=version, tag=tag))
+        return DeployedFlow(get(self.name, version=version, tag=tag))
 
     def zenml_pipeline(self) -> Any:
         """The ZenML dynamic pipeline behind this flow (built on first use)."""

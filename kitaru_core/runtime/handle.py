@@ -20,19 +20,13 @@ class FlowHandle:
 
     @property
     def status(self) -> ExecutionStatus:
-        state = self._local_state()
-        if state is not None:
-            return state[0]
-        from kitaru_core.backend.runs import run_status
+        return self._state()[0]
 
-        return run_status(self.exec_id)
+    def _state(self) -> tuple[ExecutionStatus, dict[str, Any]]:
+        """The public status and the result record (a crashed execution reads failed)."""
+        from kitaru_core.backend.store import execution_store
 
-    def _local_state(self) -> tuple[ExecutionStatus, dict[str, Any]] | None:
-        """Status and result record read straight from the local store (two small queries
-        instead of two ZenML round trips), or ``None`` where only ZenML can tell."""
-        from kitaru_core.backend import local_runs, local_store
-
-        return local_store.read_locally(lambda store: local_runs.run_state(store, self.exec_id))
+        return execution_store().run_state(self.exec_id)
 
     def wait(self, timeout: float | None = None, *, poll_interval: float = 0.2) -> Any:
         """Block until the execution finishes; return its result or raise why it did not.
@@ -51,18 +45,18 @@ class FlowHandle:
         :class:`KitaruExecutionError` if it failed or was cancelled, and
         :class:`KitaruNotFoundError` if ``exec_id`` names no execution.
         """
-        from kitaru_core.backend.runs import failure_of, get_run, load_result
+        from kitaru_core.backend.runs import load_result
+        from kitaru_core.backend.store import execution_store
 
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            state = self._local_state()
-            status = state[0] if state is not None else self.status
+            status, record = self._state()
             if status == ExecutionStatus.COMPLETED:
-                if state is not None and state[1].get("inline"):
-                    return state[1].get("preview")  # a small JSON result is stored inline
+                if record.get("inline"):
+                    return record.get("preview")  # a small JSON result is stored inline
                 return load_result(self.exec_id)
             if status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED):
-                failure = failure_of(get_run(self.exec_id))
+                failure = execution_store().failure(self.exec_id)
                 verb = "failed" if status == ExecutionStatus.FAILED else "was cancelled"
                 where = (
                     f" in checkpoint '{failure.checkpoint}'"

@@ -20,8 +20,9 @@ from typing import Any
 
 from kitaru_core.errors import KitaruStateError
 from kitaru_core.hints import Hint
+from kitaru_core.models import StartedExecution
+from kitaru_core.naming import INTERACTIVE_KEY, flow_alias, knows_alias, user_text
 
-INTERACTIVE_KEY = "kitaru_interactive"
 _REUSE = "; resume, retry, replay and deploy then work from any process."
 
 
@@ -147,7 +148,6 @@ class FileLessRun:
 def lookup(exec_id: str) -> FileLessRun | None:
     """The execution, when its flow was defined outside a file; else ``None``."""
     from kitaru_core.backend.runs import get_run
-    from kitaru_core.runtime.naming import user_text
 
     run = get_run(exec_id)
     record = recorded_origin(run.config.extra)
@@ -160,7 +160,6 @@ def lookup(exec_id: str) -> FileLessRun | None:
 def defined_here(run: FileLessRun) -> bool:
     """Whether this process is the live session that defined (and can reload) the flow: same
     process on the same machine, and its ``__main__`` still knows the flow."""
-    from kitaru_core.runtime.naming import flow_alias, knows_alias
 
     record = run.record
     if record.get("pid") != os.getpid() or record.get("host") != socket.gethostname():
@@ -199,3 +198,43 @@ def refuse_deploy(flow: str, where: str) -> KitaruStateError:
         hint=_fix(flow),
         details={"flow": flow, "origin": where, "reason": "not_reloadable"},
     )
+
+
+def require_reloadable(exec_id: str, action: str) -> bool:
+    """Refuse ``action`` on an execution whose flow was defined outside a file (``python -c``,
+    stdin, a REPL, a notebook) unless this process is the session that defined it.
+
+    Such a flow can only be loaded from the ``__main__`` module of that session, so no worker
+    process can run it again. Returns whether this process is that session.
+    """
+    run = lookup(exec_id)
+    if run is None:
+        return False
+    if defined_here(run):
+        return True
+    raise refusal(exec_id, run, action)
+
+
+def require_answerable(exec_id: str, condition: Any) -> None:
+    """Take an answer for an execution whose flow was defined outside a file only where it can
+    continue: in its own session, or while that session still polls the wait. Otherwise the
+    answer would need a resume no other process can do, so it is refused and not recorded."""
+    from kitaru_core.backend import waits
+
+    run = lookup(exec_id)
+    if run is None or defined_here(run):
+        return
+    if not run.paused and waits.has_active_poller(condition):
+        return
+    raise refusal(exec_id, run, "continued from this process", answer=True)
+
+
+def resume_without_file(exec_id: str) -> StartedExecution | None:
+    """Resume a paused execution of a flow defined outside a file, in this process (the
+    session that defined it; it blocks until the flow finishes or waits again). ``None`` for
+    a flow from a file (a worker resumes it); a typed refusal from any other process."""
+    from kitaru_core.backend.control import resume_in_process
+
+    if not require_reloadable(exec_id, "resumed"):
+        return None
+    return StartedExecution(exec_id=exec_id, status=resume_in_process(exec_id))

@@ -136,7 +136,7 @@ def llm(
         def summarise(text: str) -> str:
             return llm(f"Summarise: {text}", model="fast", name="summary")
     """
-    from kitaru_core.services.llm_models import resolve_model
+    from kitaru_core.runtime.llm_resolution import resolve_model
 
     prompt = check_prompt(prompt_or_messages)
     temperature = check_temperature(temperature)

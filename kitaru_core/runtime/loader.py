@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from kitaru_core.config.project import find_project_root
+from kitaru_core.backend.source_root import source_root_for
 from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
 from kitaru_core.runtime.flow import Flow
 
@@ -28,32 +28,6 @@ def split_target(target: str) -> tuple[str, str]:
 def is_file_target(module_part: str) -> bool:
     """Whether a target's module part is a file path rather than a dotted module name."""
     return module_part.endswith(".py") or "/" in module_part or "\\" in module_part
-
-
-def source_root_for(file: Path | None) -> Path:
-    """The folder flows are imported from: the ``kitaru init`` root, else the module's folder,
-    else the current directory."""
-    if file is None:
-        return Path.cwd().resolve()
-    file = file.resolve()
-    root = find_project_root(file.parent)
-    if root is not None and file.is_relative_to(root):
-        return root
-    return package_root(file)
-
-
-def package_root(file: Path) -> Path:
-    """The folder from which ``file`` imports under its full dotted name.
-
-    For ``tests/flows/basic.py`` inside the package ``flows`` (``tests/flows/__init__.py``) this
-    is ``tests/``, not ``tests/flows/``: ZenML names a module by its path relative to the source
-    root, and a root inside the package would make it import a second copy of the module
-    (``basic`` next to ``flows.basic``), with its own classes and checkpoint objects.
-    """
-    folder = file.parent
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
-        folder = folder.parent
-    return folder
 
 
 def module_name_for(file: Path, root: Path) -> str:

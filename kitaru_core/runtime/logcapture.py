@@ -15,19 +15,14 @@ import logging
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
-from kitaru_core.config.paths import runs_dir
+from kitaru_core.execution_logs import log_path
 from kitaru_core.runtime import context
 
 _lock = threading.Lock()
 _installed = False
 _enabled_exec_ids: set[str] = set()
-
-
-def log_path(exec_id: str) -> Path:
-    return runs_dir() / f"{exec_id}.logs.jsonl"
 
 
 def _append(exec_id: str, level: str, message: str, source: str) -> None:
@@ -127,19 +122,3 @@ def stop(exec_id: str) -> None:
     if not _enabled_exec_ids and _saved_root_level is not None:
         logging.getLogger().setLevel(_saved_root_level)
         _saved_root_level = None
-
-
-def read(exec_id: str) -> list[dict[str, Any]]:
-    """Every recorded line of ``exec_id`` (oldest first); empty when none were kept here."""
-    path = log_path(exec_id)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut by a crash
-    return records

@@ -10,12 +10,12 @@ from pydantic import BaseModel, WithJsonSchema
 from kitaru_core.config.image import ImageInput
 from kitaru_core.config.resolver import configure as configure_settings
 from kitaru_core.errors import KitaruContextError, KitaruNotFoundError, KitaruUsageError
+from kitaru_core.naming import SAVED_PREFIX
 from kitaru_core.runtime import context
 
 DEFAULT_WAIT_TIMEOUT = 600.0
 # How often a waiting worker looks for the answer: the input → resume latency is about this.
 WAIT_POLL_INTERVAL = 0.2
-SAVED_PREFIX = "kitaru_saved."
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _PLAIN_SCHEMAS = (bool, int, float, str, list, dict)
 
@@ -62,7 +62,7 @@ def wait(
         raise KitaruUsageError(f"wait(timeout=...) must be >= 0 seconds, got {timeout}.")
     from zenml import wait as zenml_wait
 
-    from kitaru_core.runtime import terminal
+    from kitaru_core import terminal
 
     if scope.answers:
         recorded, answer = _recorded_answer(scope, name, zenml_schema)
@@ -105,7 +105,7 @@ def _recorded_answer(scope: context.FlowScope, name: str | None, schema: Any) ->
     if name not in scope.answers:
         return False, None
     value = scope.answers[name]
-    from kitaru_core.runtime import terminal
+    from kitaru_core import terminal
 
     terminal.answer_reused(name)
     return True, None if schema is None else TypeAdapter(schema).validate_python(value)

@@ -85,7 +85,7 @@ def _resume(job: ResumeJob, reporter: Reporter) -> None:
     # wait — only needs to know that this process took the job over.
     reporter.send({"exec_id": job.exec_id})
     from kitaru_core.backend.control import resume_in_process
-    from kitaru_core.runtime.liveness import Heartbeat
+    from kitaru_core.runtime.heartbeat import Heartbeat
 
     # Mark this process as the runner before the run leaves RESUMING, so that no reader
     # mistakes the gap before the flow body starts for a crash.
@@ -110,10 +110,22 @@ def _rerun(job: RerunJob, reporter: Reporter) -> None:
     )
 
 
+def run_job_safely(job: Job, reporter: Reporter) -> bool:
+    """Run ``job``; whatever happens, the caller gets its one report line. True if it ran."""
+    try:
+        run_job(job, reporter)
+        return True
+    except BaseException as exc:
+        error = translate_exception(exc)
+        reporter.send({"error": error.to_dict(portable=True)})
+        print(f"[kitaru] worker stopped: {error.code}: {error.message}", file=sys.stderr)
+        return False
+    finally:
+        reporter.send({"error": {"code": "not_started", "message": "The flow did not start."}})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    from kitaru_core.runtime.zygote import run_job_safely
-
     reporter = Reporter(int(args[0]) if args else -1)
     try:
         job = parse_job(sys.stdin.read())
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KitaruError, OSError) as exc:
         reporter.send({"error": translate_exception(exc).to_dict(portable=True)})
         return 1
-    return 0 if run_job_safely(job, reporter, run_job) else 1
+    return 0 if run_job_safely(job, reporter) else 1
 
 
 if __name__ == "__main__":

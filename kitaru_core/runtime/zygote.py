@@ -28,6 +28,9 @@ from kitaru_core.jobs import Job, PoolRequest, RunJob, parse_pool_request
 # ``backend.zenml_compat.warmup``). Imported once here, every fork gets them for free; a fresh
 # fork would otherwise spend ~0.1 s on them per execution.
 _RUN_PATH_MODULES = (
+    "kitaru_core.backend.run_writes",
+    "kitaru_core.backend.source_root",
+    "kitaru_core.backend.stack_lookup",
     "kitaru_core.backend.status",
     "kitaru_core.models",
     "kitaru_core.runtime.checkpoint",
@@ -126,7 +129,7 @@ def _child(request: PoolRequest, out_fd: int) -> None:
         os.setsid()
         from kitaru_core.backend.bootstrap import zenml_client
         from kitaru_core.backend.zenml_compat.database import forget_pooled_connections
-        from kitaru_core.runtime.worker import Reporter, run_job
+        from kitaru_core.runtime.worker import Reporter, run_job_safely
 
         # The parent's pooled connections are not ours to use.
         forget_pooled_connections(zenml_client().zen_store)
@@ -143,24 +146,9 @@ def _child(request: PoolRequest, out_fd: int) -> None:
         if "litellm" not in sys.modules and uses_llm(job):
             prefetch_litellm()
         reporter = Reporter(out_fd, tag={"job": request.job_id}, after_send=gc.enable)
-        code = 0 if run_job_safely(job, reporter, run_job) else 1
+        code = 0 if run_job_safely(job, reporter) else 1
     finally:
         os._exit(code)
-
-
-def run_job_safely(job: Job, reporter: Any, run_job: Any) -> bool:
-    from kitaru_core.errors import translate_exception
-
-    try:
-        run_job(job, reporter)
-        return True
-    except BaseException as exc:
-        error = translate_exception(exc)
-        reporter.send({"error": error.to_dict(portable=True)})
-        print(f"[kitaru] worker stopped: {error.code}: {error.message}", file=sys.stderr)
-        return False
-    finally:
-        reporter.send({"error": {"code": "not_started", "message": "The flow did not start."}})
 
 
 class _Reaper:

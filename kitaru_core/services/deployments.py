@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import shlex
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kitaru_core.errors import KitaruError, KitaruStateError, KitaruUsageError, translate_exception
+from kitaru_core.errors import KitaruStateError
 from kitaru_core.hints import Hint
-from kitaru_core.jobs import RunJob
 from kitaru_core.models import CurlCommand, Deployment, StartedExecution
 from kitaru_core.requests.deployments import (
     DEFAULT_TAG,
@@ -19,34 +17,10 @@ from kitaru_core.requests.deployments import (
     check_tag_mode,
     check_untag,
     effective_exclusive,
-    next_version,
-    remote_guard_message,
-    resolve_selector,
-    runs_remotely,
 )
 
 if TYPE_CHECKING:
     from kitaru_core.runtime.flow import Flow
-
-
-def _versions(flow: str) -> tuple[list[Any], list[Any]]:
-    from kitaru_core.backend import deployments as backend
-
-    snapshots = backend.list_snapshots(flow)
-    return snapshots, backend.version_tags(snapshots)
-
-
-def _target_of(flow: Flow) -> str:
-    import sys
-
-    module = sys.modules.get(flow.func.__module__)
-    file = getattr(module, "__file__", None)
-    if not file:
-        raise KitaruUsageError(
-            f"Flow '{flow.name}' is not defined in a file, so it cannot be deployed.",
-            hint="Define the flow in a .py file and deploy it from there.",
-        )
-    return f"{Path(file).resolve()}:{flow.name}"
 
 
 def deploy(
@@ -58,79 +32,17 @@ def deploy(
     stack: str | None = None,
     allow_local: bool = False,
 ) -> Deployment:
-    """Save an immutable, numbered version of a flow with one routing tag.
-
-    The flow's first version is always routed as ``default`` as well.
-    """
-    from pydantic_core import to_jsonable_python
-
-    from kitaru_core.backend import deployments as backend
-    from kitaru_core.config.resolver import ExecutionOverrides
-    from kitaru_core.runtime import launcher
+    """Save an immutable, numbered version of a flow (or of the flow a target names) with one
+    routing tag. The flow's first version is always routed as ``default`` as well."""
+    from kitaru_core.runtime import deployment
     from kitaru_core.runtime.flow import Flow
     from kitaru_core.runtime.loader import load_flow
 
-    tag = check_tag(tag)
-    exclusive = effective_exclusive(tag, exclusive)
+    check_tag(tag)  # a bad tag is refused before the target is imported
     flow = flow_or_target if isinstance(flow_or_target, Flow) else load_flow(flow_or_target)[0]
-    inputs = flow.bind_inputs((), dict(inputs or {}))
-    config = launcher.resolve_config(flow, ExecutionOverrides.build(stack=stack, source="deploy"))
-    stack_id = launcher.stack_id(str(config.stack.value))
-    local = not runs_remotely(backend.orchestrator_flavors(stack_id))
-    if local and not allow_local:
-        raise remote_guard_message(str(config.stack.value))
-    _, versions = _versions(flow.name)
-    check_tag_mode(flow.name, versions, tag=tag, exclusive=exclusive)
-    info = {
-        "flow": flow.name,
-        # JSON as pydantic renders it (models → dicts), so that a later invocation can pass
-        # the saved value back to the flow; str() of a model would not validate again.
-        "inputs": to_jsonable_python(inputs, fallback=str),
-        "input_schema": flow.input_schema(),
-        "local": local,
-        "stack": str(config.stack.value),
-        "target": _target_of(flow),
-    }
-    if local:
-        # A version is a saved copy (seed 004): a local one keeps its source, so that editing
-        # or deleting the file later does not change what the version runs.
-        root = launcher.flow_source_root(flow)
-        info["source"] = backend.save_source(str(info["target"]), root, stack_id)
-    launcher.use_source_root(launcher.flow_source_root(flow))
-    pipeline = launcher.configured_pipeline(
-        flow, config, local=launcher.is_local_stack(stack_id), extra={backend.DEPLOYMENT_KEY: info}
-    ).with_options(parameters=inputs)
-    with launcher.temporary_stack(stack_id):
-        try:
-            version, snapshot = backend.create_version(
-                flow.name, pipeline, next_version([v.version for v in versions])
-            )
-        except Exception as exc:
-            raise _not_saved(flow.name, str(config.stack.value), exc) from exc
-    if version == 1:
-        backend.add_tag(str(snapshot.id), DEFAULT_TAG, True)
-    if version != 1 or tag != DEFAULT_TAG:
-        backend.add_tag(str(snapshot.id), tag, exclusive)
-    return get(flow.name, version=version)
-
-
-def _not_saved(flow: str, stack: str, exc: Exception) -> KitaruError:
-    """Why ZenML could not save the snapshot, as a Kitaru error naming the flow and the stack.
-
-    The snapshot is compiled on this machine, so a remote stack needs its ZenML integrations
-    here (e.g. ``s3fs`` for an S3 artifact store) and a working image build.
-    """
-    if isinstance(exc, KitaruError):
-        return exc
-    error = translate_exception(exc)
-    reason, _, advice = error.message.partition("\n")
-    error.message = f"Could not save a deployment of flow '{flow}' on stack '{stack}': {reason}"
-    if isinstance(exc, ImportError):
-        error.hint = advice.strip() or (
-            f"Install the ZenML integrations of stack '{stack}' on this machine."
-        )
-    error.details = {**error.details, "flow": flow, "stack": stack}
-    return error
+    return deployment.deploy(
+        flow, inputs=inputs, tag=tag, exclusive=exclusive, stack=stack, allow_local=allow_local
+    )
 
 
 def list_deployments(flow: str | None = None) -> list[Deployment]:
@@ -143,39 +55,34 @@ def list_deployments(flow: str | None = None) -> list[Deployment]:
     return [backend.to_deployment(s) for s in snapshots]
 
 
-def _resolve(flow: str, version: int | None, tag: str | None) -> tuple[Any, int]:
-    snapshots, versions = _versions(flow)
-    chosen = resolve_selector(flow, versions, version=version, tag=tag)
-    index = [v.version for v in versions].index(chosen)
-    return snapshots[index], chosen
-
-
 def get(flow: str, *, version: int | None = None, tag: str | None = None) -> Deployment:
-    from kitaru_core.backend import deployments as backend
+    """The deployment version a selector (a version, a tag, or ``default``) routes to."""
+    from kitaru_core.runtime import deployment
 
-    snapshot, _ = _resolve(flow, version, tag)
-    return backend.to_deployment(snapshot)
+    return deployment.get(flow, version=version, tag=tag)
 
 
 def tag(flow: str, tag: str, *, version: int, exclusive: bool = False) -> Deployment:
     """Route ``tag`` to ``version``; an exclusive tag moves there atomically."""
     from kitaru_core.backend import deployments as backend
+    from kitaru_core.runtime.deployment import resolve, versions
 
     tag = check_tag(tag)
     exclusive = effective_exclusive(tag, exclusive)
-    _, versions = _versions(flow)
-    snapshot, chosen = _resolve(flow, version, None)
-    check_tag_mode(flow, versions, tag=tag, exclusive=exclusive)
+    _, known = versions(flow)
+    snapshot, chosen = resolve(flow, version, None)
+    check_tag_mode(flow, known, tag=tag, exclusive=exclusive)
     backend.add_tag(str(snapshot.id), tag, exclusive)
     return get(flow, version=chosen)
 
 
 def untag(flow: str, tag: str, *, version: int) -> Deployment:
     from kitaru_core.backend import deployments as backend
+    from kitaru_core.runtime.deployment import resolve
 
     tag = check_tag(tag)
     check_untag(tag)
-    snapshot, chosen = _resolve(flow, version, None)
+    snapshot, chosen = resolve(flow, version, None)
     current = backend.version_tags([snapshot])[0].tags
     if tag not in current:
         raise KitaruStateError(
@@ -190,28 +97,14 @@ def untag(flow: str, tag: str, *, version: int) -> Deployment:
 def delete(flow: str, *, version: int | None = None, tag: str | None = None) -> Deployment:
     """Delete one version; a version that holds an exclusive tag is refused."""
     from kitaru_core.backend import deployments as backend
+    from kitaru_core.runtime.deployment import resolve
 
-    snapshot, _ = _resolve(flow, version, tag)
+    snapshot, _ = resolve(flow, version, tag)
     item = backend.version_tags([snapshot])[0]
     check_deletable(flow, item)
-    deployment = backend.to_deployment(snapshot)
+    deleted = backend.to_deployment(snapshot)
     backend.delete(str(snapshot.id))
-    return deployment
-
-
-def _check_input_names(deployment: Deployment, inputs: dict[str, Any]) -> None:
-    """Refuse inputs the flow does not take, from the saved schema: the consumer has no code
-    to check against, and a worker or the server would only fail later, less clearly."""
-    known = deployment.input_schema.get("properties")
-    if not isinstance(known, dict):
-        return
-    unknown = sorted(set(inputs) - set(known))
-    if unknown:
-        raise KitaruUsageError(
-            f"Flow '{deployment.flow}' has no input named {', '.join(map(repr, unknown))}.",
-            hint=f"Its inputs: {', '.join(sorted(known)) or 'none'}.",
-            details={"flow": deployment.flow, "unknown": unknown, "inputs": sorted(known)},
-        )
+    return deleted
 
 
 def invoke(
@@ -222,29 +115,9 @@ def invoke(
     inputs: dict[str, Any] | None = None,
 ) -> StartedExecution:
     """Start a normal execution of the selected version; invocation inputs win."""
-    from kitaru_core.backend import deployments as backend
-    from kitaru_core.models import ExecutionStatus
-    from kitaru_core.runtime.detach import start_job
+    from kitaru_core.runtime import deployment
 
-    if inputs is not None and not isinstance(inputs, dict):
-        raise KitaruUsageError("inputs must be a mapping of flow parameter names to values.")
-    snapshot, _ = _resolve(flow, version, tag)
-    deployment = backend.to_deployment(snapshot)
-    _check_input_names(deployment, inputs or {})
-    merged = {**deployment.inputs, **(inputs or {})}
-    if not deployment.local:
-        exec_id = backend.trigger_remote(deployment.snapshot_id, merged)
-        return StartedExecution(exec_id=exec_id, status=ExecutionStatus.RUNNING, flow=flow)
-    job = RunJob(
-        target=backend.local_target(snapshot),  # the copy saved at deploy time
-        inputs=merged,
-        stack=deployment.stack,
-        extra={"kitaru_deployment_version": deployment.version},
-    )
-    exec_id, log_file = start_job(job)
-    return StartedExecution(
-        exec_id=exec_id, status=ExecutionStatus.RUNNING, flow=flow, log_file=str(log_file)
-    )
+    return deployment.invoke(flow, version=version, tag=tag, inputs=inputs)
 
 
 def curl(

@@ -24,52 +24,9 @@ def _started(exec_id: str, log_file: Any) -> StartedExecution:
     )
 
 
-def require_reloadable(exec_id: str, action: str) -> bool:
-    """Refuse ``action`` on an execution whose flow was defined outside a file (``python -c``,
-    stdin, a REPL, a notebook) unless this process is the session that defined it.
-
-    Such a flow can only be loaded from the ``__main__`` module of that session, so no worker
-    process can run it again. Returns whether this process is that session.
-    """
-    from kitaru_core.runtime import interactive
-
-    run = interactive.lookup(exec_id)
-    if run is None:
-        return False
-    if interactive.defined_here(run):
-        return True
-    raise interactive.refusal(exec_id, run, action)
-
-
-def require_answerable(exec_id: str, condition: Any) -> None:
-    """Take an answer for an execution whose flow was defined outside a file only where it can
-    continue: in its own session, or while that session still polls the wait. Otherwise the
-    answer would need a resume no other process can do, so it is refused and not recorded."""
-    from kitaru_core.backend import waits
-    from kitaru_core.runtime import interactive
-
-    run = interactive.lookup(exec_id)
-    if run is None or interactive.defined_here(run):
-        return
-    if not run.paused and waits.has_active_poller(condition):
-        return
-    raise interactive.refusal(exec_id, run, "continued from this process", answer=True)
-
-
-def resume_without_file(exec_id: str) -> StartedExecution | None:
-    """Resume a paused execution of a flow defined outside a file, in this process (the
-    session that defined it; it blocks until the flow finishes or waits again). ``None`` for
-    a flow from a file (a worker resumes it); a typed refusal from any other process."""
-    from kitaru_core.backend.control import resume_in_process
-
-    if not require_reloadable(exec_id, "resumed"):
-        return None
-    resume_in_process(exec_id)
-    return StartedExecution(exec_id=exec_id, status=get(exec_id).status)
-
-
 def _refuse_in_worker(exec_id: str, action: str) -> None:
-    """Retry and replay always run in a worker process, which cannot load such a flow."""
+    """Retry and replay always run in a worker process, which cannot load a flow defined
+    outside a file."""
     from kitaru_core.runtime import interactive
 
     run = interactive.lookup(exec_id)
@@ -166,9 +123,10 @@ def replay(
 
 def cancel(exec_id: str, *, grace: float = CANCEL_GRACE) -> Execution:
     """Stop a running or waiting execution; completed checkpoints stay."""
+    from kitaru_core import liveness
     from kitaru_core.backend import cancel as backend_cancel
     from kitaru_core.backend import waits
-    from kitaru_core.runtime import cancellation, liveness
+    from kitaru_core.runtime import cancellation
 
     execution = get(exec_id)
     if execution.status.is_finished:

@@ -138,33 +138,19 @@ _finished_lock = threading.Lock()
 
 def get(exec_id: str) -> Execution:
     """One execution in full: checkpoints, pending wait, failure, frozen spec, result."""
-    from kitaru_core.backend import local_runs, local_store
+    from kitaru_core.backend.store import execution_store
 
     with _finished_lock:
         cached = _finished.get(str(exec_id))
     if cached is not None:
         return cached.model_copy(deep=True)
-    # The local store answers without importing ZenML (unless the execution looks crashed).
-    execution = local_store.read_locally(lambda store: local_runs.get_execution(store, exec_id))
-    if execution is None:
-        execution = _get_through_zenml(exec_id)
+    execution = execution_store().get_execution(exec_id)
     if execution.status.is_finished:
         with _finished_lock:
             _finished[execution.exec_id] = execution.model_copy(deep=True)
             while len(_finished) > _FINISHED_CACHE_SIZE:
                 _finished.popitem(last=False)
     return execution
-
-
-def _get_through_zenml(exec_id: str) -> Execution:
-    from kitaru_core.backend import recovery, runs, waits
-
-    run = recovery.reconcile(runs.get_run(exec_id))
-    pending = None
-    if runs.is_waiting(run):
-        conditions = waits.list_conditions(exec_id)
-        pending = waits.to_pending_wait(conditions[0]) if conditions else None
-    return runs.to_execution(run, pending_wait=pending)
 
 
 def list_executions(
@@ -176,20 +162,13 @@ def list_executions(
     cursor: str | None = None,
 ) -> tuple[list[Execution], str | None]:
     """Executions newest first, filtered in the store query; returns ``(items, next_cursor)``."""
-    from kitaru_core.backend import local_runs, local_store
+    from kitaru_core.backend.store import execution_store
 
     size = check_limit(limit)
     offset = decode_cursor(cursor)
-    filters: dict[str, Any] = {"flow": flow, "status": parse_status(status), "stack": stack}
-    # The local store answers without importing ZenML (unless an execution looks crashed).
-    page = local_store.read_locally(
-        lambda store: local_runs.list_runs(store, **filters, offset=offset, size=size)
+    items, has_more = execution_store().list_executions(
+        flow=flow, status=parse_status(status), stack=stack, offset=offset, size=size
     )
-    if page is None:
-        from kitaru_core.backend import runs
-
-        page = runs.list_runs(**filters, offset=offset, size=size)
-    items, has_more = page
     return items, encode_cursor(offset + size) if has_more else None
 
 
@@ -199,8 +178,10 @@ def latest(
     status: str | ExecutionStatus | None = None,
     stack: str | None = None,
 ) -> Execution:
-    items, _ = list_executions(flow=flow, status=status, stack=stack, limit=1)
-    if not items:
+    from kitaru_core.backend.store import execution_store
+
+    found = execution_store().latest(flow=flow, status=parse_status(status), stack=stack)
+    if found is None:
         wanted = ", ".join(
             f"{name}={value}"
             for name, value in (("flow", flow), ("status", status), ("stack", stack))
@@ -214,7 +195,7 @@ def latest(
                 mcp="Widen the filters, or {tool:kitaru_executions_run|start one}.",
             ),
         )
-    return get(items[0].exec_id)
+    return found
 
 
 def logs(
@@ -240,36 +221,16 @@ def logs(
 
 
 def _call_ids(exec_id: str) -> set[str]:
-    from kitaru_core.backend import local_runs, local_store
+    from kitaru_core.backend.store import execution_store
 
-    found = local_store.read_locally(lambda store: local_runs.call_ids(store, exec_id))
-    if found is not None:
-        return found
-    from kitaru_core.backend import runs
-
-    return set(runs.get_run(exec_id).steps or {})
+    return execution_store().call_ids(exec_id)
 
 
 def waiting() -> list[WaitInfo]:
     """Every pending wait across executions, oldest first, with question and JSON schema."""
-    from kitaru_core.backend import local_runs, local_store
+    from kitaru_core.backend.store import execution_store
 
-    quick = local_store.read_locally(local_runs.list_waits)
-    if quick is not None:  # read without importing ZenML
-        return quick
-    return _waiting_through_zenml()
-
-
-def _waiting_through_zenml() -> list[WaitInfo]:
-    from kitaru_core.backend import recovery, runs, waits
-
-    found = []
-    for condition in waits.list_conditions():
-        # A worker that died while polling leaves its wait pending; its execution is failed
-        # (see ``get``), so the wait can no longer be answered and is not listed.
-        if runs.is_waiting(recovery.reconcile(runs.get_run(str(condition.run.id)))):
-            found.append(waits.to_wait_info(condition))
-    return found
+    return execution_store().pending_waits()
 
 
 _RETRY_OR_REPLAY = Hint(
@@ -332,13 +293,14 @@ def answer(
     exec_id: str, *, value: Any = None, wait: str | None = None, resume: bool = True
 ) -> Answered:
     """:func:`input`, also saying what the answer set in motion (see :class:`AnswerOutcome`)."""
-    from kitaru_core.backend.local_waits import for_answers
+    from kitaru_core.backend.store import execution_store
 
     execution = get(exec_id)  # an unknown id is not_found before anything else is asked
-    # On the local store the answer is read and recorded with sqlite3 (no ZenML import: a
-    # CLI answer or an MCP server's first answer is seconds faster); both take the same calls.
-    local = for_answers(exec_id)
-    waits: Any = local if local is not None else _zenml_waits()
+    # On the local store the answer is read and recorded without the slow client (a CLI
+    # answer or an MCP server's first answer is seconds faster); both take the same calls.
+    store = execution_store()
+    local = store.waits_for_answers(exec_id)
+    waits: Any = local if local is not None else store.wait_operations()
     try:
         condition = waits.find_condition(exec_id, wait)
     except KitaruStateError:
@@ -371,7 +333,7 @@ def answer(
             details={"exec_id": exec_id, "wait": condition.name, "worker_polling": True},
         )
     if resume and local is None:  # the local path only takes flows from files: none to check
-        from kitaru_core.services.execution_control import require_answerable
+        from kitaru_core.runtime.interactive import require_answerable
 
         # A flow defined outside a file: refuse before recording an answer nobody can act on.
         require_answerable(exec_id, condition)
@@ -389,12 +351,6 @@ def answer(
     return Answered(get(exec_id), outcome)
 
 
-def _zenml_waits() -> Any:
-    from kitaru_core.backend import waits
-
-    return waits
-
-
 def _answered_before(exec_id: str, condition: Any, value: Any, waits: Any) -> Answered:
     """A wait resolved already: the same answer again is harmless, anything else a state error."""
     resolution, result = waits.answered_with(condition)
@@ -409,8 +365,9 @@ def _answered_before(exec_id: str, condition: Any, value: Any, waits: Any) -> An
 
 def abort_wait(exec_id: str, *, wait: str | None = None) -> Execution:
     """Resolve a pending wait as aborted: the execution ends ``cancelled``."""
-    from kitaru_core.backend import waits
+    from kitaru_core.backend.store import execution_store
 
+    waits = execution_store().wait_operations()
     execution = get(exec_id)  # an unknown id is not_found before anything else is asked
     condition = waits.find_condition(exec_id, wait)
     if not waits.is_pending(condition):
@@ -437,20 +394,18 @@ def abort_wait(exec_id: str, *, wait: str | None = None) -> Execution:
 
 
 def _resume_when_paused(exec_id: str, local: LocalWaits | None = None) -> StartedExecution | None:
-    """Start a resume worker for a paused run with no pending wait left (read on the local
-    store when ``local`` is given: it only takes flows from files, which a worker resumes)."""
+    """Start a resume worker for a paused run with no pending wait left (``local`` given:
+    the answer was recorded on the local store, which only takes flows from files, and a
+    worker resumes those)."""
+    from kitaru_core.backend.store import execution_store
     from kitaru_core.runtime.detach import start_job
 
-    if local is not None:
-        if not local.paused_without_question(exec_id):
-            return None
-    else:
-        from kitaru_core.backend import runs, waits
-
-        run = runs.get_run(exec_id, hydrate=False)
-        if not runs.is_waiting(run) or waits.list_conditions(exec_id):
-            return None
-        from kitaru_core.services.execution_control import resume_without_file
+    store = execution_store()
+    status, _ = store.run_state(exec_id)
+    if status != ExecutionStatus.WAITING or store.wait_rows(exec_id):
+        return None
+    if local is None:
+        from kitaru_core.runtime.interactive import resume_without_file
 
         continued = resume_without_file(exec_id)  # a flow defined outside a file: only here
         if continued is not None:
@@ -463,8 +418,6 @@ def _resume_when_paused(exec_id: str, local: LocalWaits | None = None) -> Starte
 
 def resume(exec_id: str) -> StartedExecution:
     """Continue a ``waiting`` execution whose answer is in (in a background worker)."""
-    from kitaru_core.backend import waits
-
     execution = get(exec_id)
     if execution.status != ExecutionStatus.WAITING:
         raise KitaruStateError(
@@ -473,7 +426,7 @@ def resume(exec_id: str) -> StartedExecution:
             hint=_RETRY_OR_REPLAY,
             details={"exec_id": exec_id, "status": execution.status.value},
         )
-    if waits.list_conditions(exec_id):
+    if execution.pending_wait is not None:
         raise KitaruStateError(
             f"Execution {exec_id} is still waiting for input "
             f"('{execution.pending_wait.name if execution.pending_wait else '?'}').",

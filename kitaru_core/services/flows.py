@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitaru_core.models import FlowDeployment, FlowInfo, FlowLastExecution, FlowParameter
+from kitaru_core.naming import flow_alias
 from kitaru_core.requests.executions import check_limit, decode_cursor, encode_cursor
-from kitaru_core.runtime.naming import flow_alias
 
 if TYPE_CHECKING:
     from kitaru_core.backend.flows import FlowRecord

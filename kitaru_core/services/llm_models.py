@@ -1,10 +1,8 @@
-"""The LLM model registry: register, list and remove model aliases, and resolve what ``llm()``
-calls.
+"""The LLM model registry's operations: register, list and remove model aliases.
 
-The registry lives in ``kitaru.yaml`` (``models`` and ``default_model``). Remote executions do
-not have that file, so the launcher passes the registry along as one environment variable
-(:data:`REGISTRY_ENV`, rendered by :func:`registry_environment`); when it is set, ``llm()``
-resolves aliases from it instead of from the file.
+The registry itself (``kitaru.yaml``'s ``models`` and ``default_model``, and its transport to
+remote executions) is configuration: ``config/llm_models.py``. Which model an ``llm()`` call
+uses is decided in ``runtime/llm_resolution.py``.
 
 Policy when the default alias is removed: the registry is left **without** a default (a
 different model is never picked silently, it may cost more or behave differently). Explicit
@@ -16,28 +14,18 @@ Nothing here imports ZenML or LiteLLM (only checking that a secret exists touche
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from kitaru_core.config.env import read_env
 from kitaru_core.config.settings import (
     KitaruSettings,
     ModelAlias,
     load_settings,
     update_settings,
 )
-from kitaru_core.errors import KitaruNotFoundError, KitaruUsageError
-from kitaru_core.requests.models import (
-    REGISTER_HINT,
-    check_alias,
-    check_model_string,
-    check_secret_name,
-)
-
-REGISTRY_ENV = "KITARU_MODEL_REGISTRY"
+from kitaru_core.errors import KitaruNotFoundError
+from kitaru_core.requests.models import check_alias, check_model_string, check_secret_name
 
 
 class ModelInfo(BaseModel):
@@ -71,35 +59,10 @@ class ModelRemoval(BaseModel):
     default_cleared: bool = False
 
 
-class ResolvedModel(BaseModel):
-    """The model one ``llm()`` call uses, and why."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: str
-    alias: str | None = None
-    secret: str | None = None
-    # "argument", "KITARU_DEFAULT_MODEL" or "default alias"
-    source: str
-
-
-class ModelRegistry(BaseModel):
-    """The aliases and the default alias, as stored in ``kitaru.yaml`` or sent to remote runs."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    models: dict[str, ModelAlias] = Field(default_factory=dict)
-    default_model: str | None = None
-
-
 def _info(alias: str, entry: ModelAlias, default: str | None) -> ModelInfo:
     return ModelInfo(
         alias=alias, model=entry.model, secret=entry.secret, is_default=alias == default
     )
-
-
-def _registry_of(settings: KitaruSettings) -> ModelRegistry:
-    return ModelRegistry(models=dict(settings.models), default_model=settings.default_model)
 
 
 def list_models() -> list[ModelInfo]:
@@ -178,107 +141,6 @@ def remove_model(alias: str) -> ModelRemoval:
         default_model=settings.default_model,
         default_cleared=removed[0].is_default,
     )
-
-
-def aliases_using_secret(secret: str) -> list[str]:
-    """The aliases whose calls read ``secret`` (so deleting it can warn about them)."""
-    settings = load_settings()
-    return sorted(alias for alias, entry in settings.models.items() if entry.secret == secret)
-
-
-# --- remote transport -----------------------------------------------------------------------
-
-
-def registry_environment() -> dict[str, str]:
-    """``{KITARU_MODEL_REGISTRY: <json>}`` for the environment of a remote execution.
-
-    The JSON holds the aliases, their model strings, the *names* of their secrets and the
-    default alias — never a secret value. Empty when nothing is registered.
-    """
-    registry = _registry_of(load_settings())
-    if not registry.models and registry.default_model is None:
-        return {}
-    return {REGISTRY_ENV: render_registry(registry)}
-
-
-def render_registry(registry: ModelRegistry) -> str:
-    return json.dumps(registry.model_dump(mode="json", exclude_none=True), sort_keys=True)
-
-
-def parse_registry(text: str, *, source: str = REGISTRY_ENV) -> ModelRegistry:
-    """The registry from its JSON rendering; a broken one is a usage error naming ``source``."""
-    try:
-        return ModelRegistry.model_validate(json.loads(text))
-    except (ValueError, ValidationError) as exc:
-        raise KitaruUsageError(
-            f"{source} does not hold a valid model registry ({type(exc).__name__}).",
-            hint=f"Unset {source}; Kitaru sets it itself for remote executions.",
-            details={"variable": source},
-        ) from None
-
-
-def current_registry(environ: Mapping[str, str] | None = None) -> ModelRegistry:
-    """The registry ``llm()`` resolves against: :data:`REGISTRY_ENV` when set, else the file."""
-    env = os.environ if environ is None else environ
-    text = env.get(REGISTRY_ENV)
-    if text is not None and text.strip():
-        return parse_registry(text)
-    return _registry_of(load_settings())
-
-
-# --- resolution -----------------------------------------------------------------------------
-
-
-def resolve_model(
-    explicit: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    registry: ModelRegistry | None = None,
-) -> ResolvedModel:
-    """The model of one ``llm()`` call.
-
-    Order: explicit ``model`` (alias first, then raw LiteLLM string) → ``KITARU_DEFAULT_MODEL``
-    (alias first, then raw) → the registry's default alias. Nothing → a usage error that says
-    how to register a model.
-    """
-    registry = current_registry(environ) if registry is None else registry
-    if explicit is not None:
-        if not isinstance(explicit, str) or not explicit.strip():
-            raise KitaruUsageError(
-                f"llm(model=...) must be an alias or a LiteLLM model string, got {explicit!r}.",
-                hint=REGISTER_HINT,
-            )
-        return _alias_or_raw(explicit.strip(), registry, source="argument")
-    env_default = read_env(environ).default_model
-    if env_default:
-        return _alias_or_raw(env_default, registry, source="KITARU_DEFAULT_MODEL")
-    default = registry.default_model
-    if default:
-        entry = registry.models.get(default)
-        if entry is None:
-            raise KitaruUsageError(
-                f"The default model alias '{default}' is not registered.",
-                hint="Pick a registered alias with `kitaru model register ALIAS --model M` "
-                "(it becomes the default when none is set) or fix kitaru.yaml.",
-                details={"default_model": default},
-            )
-        return ResolvedModel(
-            model=entry.model, alias=default, secret=entry.secret, source="default alias"
-        )
-    raise KitaruUsageError(
-        "No model to call: llm() got no model=, KITARU_DEFAULT_MODEL is not set and no "
-        "default model alias is registered.",
-        hint=REGISTER_HINT,
-        details={"registered_aliases": sorted(registry.models)},
-    )
-
-
-def _alias_or_raw(value: str, registry: ModelRegistry, *, source: str) -> ResolvedModel:
-    entry = registry.models.get(value)
-    if entry is not None:
-        return ResolvedModel(model=entry.model, alias=value, secret=entry.secret, source=source)
-    field = "model" if source == "argument" else source
-    return ResolvedModel(model=check_model_string(value, field=field), source=source)
 
 
 def _unknown_alias(name: str, models: Mapping[str, ModelAlias]) -> KitaruNotFoundError:

@@ -78,7 +78,7 @@ def delete_secret(name: str) -> SecretDeletion:
     """Delete a secret. Aliases that name it are kept (and listed in the result): their calls
     fail with a not-found error until the secret is created again."""
     from kitaru_core.backend import secrets as backend
-    from kitaru_core.services.llm_models import aliases_using_secret
+    from kitaru_core.config.llm_models import aliases_using_secret
 
     secret = check_secret_name(name, field="name")
     stored = backend.delete(secret)

@@ -44,26 +44,16 @@ class StackDeletion(BaseModel):
 
 def list_stacks() -> list[StackListItem]:
     """Every stack: ``id, name, is_active, is_managed``."""
-    from kitaru_core.backend import local_store
+    from kitaru_core.backend.store import execution_store
 
-    stacks = local_store.read_locally(local_store.list_stacks)  # without importing ZenML
-    if stacks is not None and any(stack.is_active for stack in stacks):
-        return stacks  # (without an active stack among them, ZenML repairs it)
-    from kitaru_core.backend import stacks as backend
-
-    return backend.list_stacks()
+    return execution_store().list_stacks()
 
 
 def current_stack() -> StackInfo:
     """The active stack (the persisted default that ``use`` changes)."""
-    from kitaru_core.backend import local_store
+    from kitaru_core.backend.store import execution_store
 
-    stack = local_store.read_locally(local_store.active_stack)
-    if stack is not None:  # read without importing ZenML
-        return stack
-    from kitaru_core.backend import stacks as backend
-
-    return backend.current_stack()
+    return execution_store().active_stack()
 
 
 def show_stack(name_or_id: str | None = None) -> StackDetails:

@@ -86,10 +86,10 @@ def expect_answer() -> None:
     arrives. On the local store answers need no ZenML in this process
     (``backend/local_waits.py``): loading it would only take CPU from the worker that resumes."""
     from kitaru_core.backend.bootstrap import open_in_background
-    from kitaru_core.backend.local_store import open_local
+    from kitaru_core.backend.store import execution_store
 
     try:
-        local = open_local() is not None
+        local = execution_store().local_database() is not None
     except Exception:  # a configuration problem: the call that needs the store reports it
         local = False
     if not local:
@@ -162,20 +162,21 @@ def _local_status(
 ) -> tuple[ConnectionInfo, str | None, StackInfo] | None:
     """Connection, project and active stack read straight from the local store (no ZenML
     import), or ``None`` where only ZenML can tell."""
-    from kitaru_core.backend import local_store
-
-    def read(store: local_store.LocalStore) -> tuple[ConnectionInfo, str, StackInfo] | None:
-        stack, project = local_store.active_stack(store), local_store.project_name(store)
-        if stack is None or project is None:
-            return None  # ZenML repairs a missing active stack; let it
-        source = configured.source if configured.kind != "unknown" else "default"
-        location = str(store.database)
-        return ConnectionInfo(kind="local", location=location, source=source), project, stack
+    from kitaru_core.backend.store import execution_store
 
     try:
-        return local_store.read_locally(read)
+        store = execution_store()
+        database = store.local_database()
+        if database is None:
+            return None
+        project = store.project_name()
+        if project is None:
+            return None  # a project deleted meanwhile: the ZenML path reports it
+        stack = store.active_stack()  # (a missing active stack is repaired through ZenML)
     except Exception:
         return None  # the ZenML path reports the problem, with what it can still read
+    source = configured.source if configured.kind != "unknown" else "default"
+    return ConnectionInfo(kind="local", location=database, source=source), project, stack
 
 
 def _active_project() -> str | None:

@@ -90,7 +90,7 @@ def executions_of(flow: str) -> list[Any]:
 
 
 def process_gone(pid: int, timeout: float = 30.0) -> bool:
-    from kitaru_core.runtime.liveness import pid_alive
+    from kitaru_core.liveness import pid_alive
 
     poll(lambda: not pid_alive(pid), f"process {pid} to exit", timeout)
     return True

@@ -100,7 +100,7 @@ RACER = textwrap.dedent(
     import json, os, sys, time
     sys.path.insert(0, {tests!r})
     from kitaru_core.errors import KitaruError
-    from kitaru_core.runtime import liveness
+    from kitaru_core import liveness
     from kitaru_core.services import executions
 
     # Read as if the executions were past their start grace: a reader that cannot see their

@@ -1,8 +1,9 @@
 """What the SQLite fast path knows of ZenML's database schema, and the one check of it.
 
-The fast path (``local_store.py``, ``local_runs.py``, ``local_waits.py``, ``local_changes.py``
-read; ``step_cache.py`` and ``cache_record.py`` look up and record cache hits) reads and writes
-ZenML's SQLite tables directly. Everything it assumes about those tables is written down here:
+The fast path (``local_store.py``, ``store/sqlite_store.py``, ``local_waits.py``,
+``local_changes.py`` read; ``step_cache.py`` and ``cache_record.py`` look up and record cache
+hits) reads and writes ZenML's SQLite tables directly. Everything it assumes about those
+tables is written down here:
 
 * :data:`TABLES` — each table it touches and the columns it uses, with their types. A table the
   cache writer inserts whole rows into is *complete*: the live table must have exactly these
@@ -14,9 +15,9 @@ ZenML's SQLite tables directly. Everything it assumes about those tables is writ
 :func:`fast_path` runs :func:`check` once per process and store when the local store opens:
 ``PRAGMA table_info`` of every table against :data:`TABLES`, the store's alembic revision and
 the installed ZenML release against :data:`SUPPORTED_REVISIONS`. Its answer, a
-:class:`FastPath`, is the single guard of both the read dispatch (``local_store.read_locally``)
-and the cache writes (``step_cache``). When it is off, a notice says so once on stderr and
-``kitaru status`` / ``info`` show why and how to fix it.
+:class:`FastPath`, is the single guard of both the read adapter's choice
+(``backend.store.execution_store``) and the cache writes (``step_cache``). When it is off, a
+notice says so once on stderr and ``kitaru status`` / ``info`` show why and how to fix it.
 
 Why the columns are plain names and type tags rather than SQLAlchemy objects: importing
 ``sqlalchemy`` costs about 0.3 s here, as much as the whole of ``kitaru executions list`` on the

@@ -1,4 +1,8 @@
-"""Names that tie Kitaru objects to the ZenML objects behind them."""
+"""Names that tie Kitaru objects to the ZenML objects behind them.
+
+A leaf module: the runtime writes these keys and aliases, the backend reads them back, so both
+layers import them from here.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ LOCAL_LOGS_KEY = "kitaru_local_logs"
 OVERRIDES_KEY = "kitaru_overrides"
 ANSWERS_KEY = "kitaru_answers"
 ORIGINAL_KEY = "kitaru_original_exec_id"
+# Marks a run whose flow was defined outside a file (see ``runtime/interactive``).
+INTERACTIVE_KEY = "kitaru_interactive"
+# Prefix of the run metadata keys under which ``save()`` records an artifact's id.
+SAVED_PREFIX = "kitaru_saved."
 
 _NOT_IDENTIFIER = re.compile(r"\W+")
 

@@ -1,24 +1,22 @@
 """Which process runs an execution, and is it alive?
 
 Every process that runs a flow body keeps a small file ``runs/<exec_id>.json`` in the config dir
-with its pid and a heartbeat refreshed every few seconds. A reader that finds an execution
-``running`` whose process is gone (or whose heartbeat stopped) knows it crashed.
+with its pid and a heartbeat refreshed every few seconds (``runtime/heartbeat.py`` writes it). A
+reader that finds an execution ``running`` whose process is gone (or whose heartbeat stopped)
+knows it crashed. A leaf module: the runtime writes the records, the backend reads them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from kitaru_core.config.paths import runs_dir
 
-HEARTBEAT_INTERVAL = 5.0
 # A run that never reached its flow body (no liveness record) gets this long to start.
 START_GRACE = 30.0
 # A worker whose heartbeat is older than this is considered dead even if its pid was reused.
@@ -29,7 +27,8 @@ def _path(exec_id: str) -> Path:
     return runs_dir() / f"{exec_id}.json"
 
 
-def _write(exec_id: str, record: dict[str, Any]) -> None:
+def write(exec_id: str, record: dict[str, Any]) -> None:
+    """Replace the liveness record of ``exec_id`` (atomically: a reader never sees half)."""
     path = _path(exec_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -86,34 +85,3 @@ def death_reason(exec_id: str, *, created: float | None, resuming: bool) -> str 
     if is_alive(record, now):
         return None
     return f"its process (pid {record.get('pid')}) stopped without finishing"
-
-
-class Heartbeat:
-    """Marks this process as the runner of ``exec_id`` until :meth:`stop`."""
-
-    def __init__(self, exec_id: str) -> None:
-        self.exec_id = exec_id
-        self._stop = threading.Event()
-        self._record = {
-            "exec_id": exec_id,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started": time.time(),
-            "heartbeat": time.time(),
-        }
-        _write(exec_id, self._record)
-        self._thread = threading.Thread(target=self._beat, name="kitaru-heartbeat", daemon=True)
-        self._thread.start()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_INTERVAL):
-            self._record["heartbeat"] = time.time()
-            with contextlib.suppress(OSError):
-                _write(self.exec_id, self._record)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._record["heartbeat"] = time.time()
-        self._record["finished"] = True
-        with contextlib.suppress(OSError):
-            _write(self.exec_id, self._record)

@@ -1,0 +1,173 @@
+"""``ExecutionStore``: what the services read (and the few writes they need) about executions,
+waits and stacks, whichever store answers.
+
+An adapter only produces rows (``rows.py``) and performs the writes; the operations the
+services call are written here once, over those rows, with the view builders of ``views.py``.
+So crash detection, the status map and the views cannot differ between adapters.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from kitaru_core.backend.store import views
+from kitaru_core.backend.store.rows import RunRow, StepRow, WaitRow
+from kitaru_core.models import (
+    Execution,
+    ExecutionStatus,
+    Failure,
+    StackInfo,
+    StackListItem,
+    WaitInfo,
+)
+
+if TYPE_CHECKING:
+    from kitaru_core.backend.local_waits import LocalWaits
+
+
+class ExecutionStore(ABC):
+    """One store of executions. Subclasses implement the row reads and the writes."""
+
+    # ------------------------------------------------------------------ rows (per adapter)
+    @abstractmethod
+    def run_row(self, exec_id: str, *, detail: bool = False) -> RunRow:
+        """One run; ``detail`` also reads its exception info, spec and all its metadata.
+        An unknown or malformed id raises ``KitaruNotFoundError``."""
+
+    @abstractmethod
+    def run_rows(
+        self,
+        *,
+        flow: str | None,
+        status: ExecutionStatus | None,
+        stack: str | None,
+        offset: int,
+        size: int,
+    ) -> tuple[list[RunRow], bool]:
+        """A page of runs, newest first, filtered on the public status: ``(rows, has_more)``."""
+
+    @abstractmethod
+    def step_rows(self, exec_id: str) -> list[StepRow]:
+        """The run's checkpoint calls (latest attempt each), oldest first."""
+
+    @abstractmethod
+    def wait_rows(self, exec_id: str | None = None) -> list[WaitRow]:
+        """Pending waits, oldest first: of one execution, or of every execution."""
+
+    @abstractmethod
+    def call_ids(self, exec_id: str) -> set[str]:
+        """The invocation ids of every attempt of the execution's checkpoint calls."""
+
+    @abstractmethod
+    def list_stacks(self) -> list[StackListItem]:
+        """Every stack, oldest first, marked active and Kitaru-managed."""
+
+    @abstractmethod
+    def active_stack(self) -> StackInfo:
+        """The persisted active stack."""
+
+    @abstractmethod
+    def project_name(self) -> str | None:
+        """The active project's name (``None`` when it no longer exists)."""
+
+    def local_database(self) -> str | None:
+        """The database file this store reads directly; ``None`` when it is reached through
+        ZenML's client only (a server, or a local store the fast path does not apply to)."""
+        return None
+
+    def is_remote(self) -> bool:
+        """Whether the store is a server shared with other config dirs (where a run without a
+        liveness record here proves nothing: see ``views.crash_reason``)."""
+        return False
+
+    # ----------------------------------------------------------------------------- writes
+    @abstractmethod
+    def mark_interrupted(self, exec_id: str, message: str) -> None:
+        """Mark a crashed execution and its unfinished checkpoint calls failed."""
+
+    def waits_for_answers(self, exec_id: str) -> LocalWaits | None:
+        """A faster way to answer ``exec_id``'s waits than :meth:`wait_operations`, where
+        there is one (``services/executions.answer`` drives either through the same calls)."""
+        return None
+
+    def wait_operations(self) -> Any:
+        """Find, check and resolve (or abort) waits through ZenML's client: the module
+        ``backend/waits.py``, whose functions take the same calls as ``LocalWaits``."""
+        from kitaru_core.backend import waits
+
+        return waits
+
+    # ------------------------------------------------------- operations (once, over rows)
+    def get_execution(self, exec_id: str) -> Execution:
+        """One execution in full: checkpoints, pending wait, failure, frozen spec, metadata."""
+        run = self.checked(self.run_row(exec_id, detail=True))
+        waiting = views.public_status(run) == ExecutionStatus.WAITING
+        pending = self.wait_rows(exec_id) if waiting else []
+        return views.detail(run, self.step_rows(exec_id), pending[0] if pending else None)
+
+    def list_executions(
+        self,
+        *,
+        flow: str | None = None,
+        status: ExecutionStatus | None = None,
+        stack: str | None = None,
+        offset: int = 0,
+        size: int = 50,
+    ) -> tuple[list[Execution], bool]:
+        """A page of execution summaries, newest first: ``(items, has_more)``."""
+        query: dict[str, Any] = {"flow": flow, "status": status, "stack": stack}
+        rows, has_more = self.run_rows(**query, offset=offset, size=size)
+        if self._mark_crashed(rows):  # read the page again: the filter may now differ
+            rows, has_more = self.run_rows(**query, offset=offset, size=size)
+        return [views.summary(row) for row in rows], has_more
+
+    def latest(
+        self,
+        *,
+        flow: str | None = None,
+        status: ExecutionStatus | None = None,
+        stack: str | None = None,
+    ) -> Execution | None:
+        """The newest execution that matches, in full (``None`` when none does)."""
+        items, _ = self.list_executions(flow=flow, status=status, stack=stack, size=1)
+        return self.get_execution(items[0].exec_id) if items else None
+
+    def run_state(self, exec_id: str) -> tuple[ExecutionStatus, dict[str, Any]]:
+        """The public status and the result record (``{}`` until it has one): what a handle
+        polls. A crashed execution is marked failed first, so a poller sees it fail."""
+        run = self.checked(self.run_row(exec_id))
+        return views.public_status(run), views.result_record(run)
+
+    def failure(self, exec_id: str) -> Failure | None:
+        """Where and why the execution failed (``None`` when it did not)."""
+        run = self.checked(self.run_row(exec_id, detail=True))
+        return views.failure(run, self.step_rows(exec_id))
+
+    def pending_waits(self) -> list[WaitInfo]:
+        """Every pending wait of a waiting execution, oldest first. A worker that died while
+        polling leaves its wait pending: its execution is marked failed, the wait left out."""
+        found = []
+        for wait in self.wait_rows():
+            if self._mark_crashed([wait.run]):
+                continue
+            if views.public_status(wait.run) == ExecutionStatus.WAITING:
+                found.append(views.wait_info(wait))
+        return found
+
+    def checked(self, run: RunRow) -> RunRow:
+        """``run`` as it stands once a crash is marked (a dead worker's run reads failed)."""
+        if self._mark_crashed([run]):
+            return self.run_row(run.exec_id, detail=True)
+        return run
+
+    def _mark_crashed(self, runs: list[RunRow]) -> bool:
+        """Mark each run whose process is gone failed; whether there was one."""
+        marked = False
+        remote = self.is_remote() if runs else False
+        for run in runs:
+            reason = views.crash_reason(run, remote=remote)
+            if reason is not None:
+                self.mark_interrupted(run.exec_id, views.interrupted_message(reason))
+                marked = True
+        return marked
