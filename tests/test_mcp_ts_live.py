@@ -142,9 +142,12 @@ def test_the_typescript_client_receives_progress_per_checkpoint(report: dict[str
     assert progress["status"] == "completed", progress
     messages = [p["message"] for p in progress["progress"]]
     per_checkpoint = [m for m in messages if m.startswith("checkpoint ")]
-    # One notification per finished checkpoint, naming it, then one for the end.
+    # One notification per finished checkpoint, naming it, then one for the end. The client
+    # stops listening for a request's progress once its result arrives, and the SDK does not
+    # order that last notification before the result, so the end notice may be missed.
     assert [m.split()[1] for m in per_checkpoint] == ["compose", "polish"], messages
-    assert messages[-1].startswith("completed")
+    others = [m for m in messages if not m.startswith("checkpoint ")]
+    assert others in ([], [messages[-1]]) and all(m.startswith("completed") for m in others)
     values = [p["progress"] for p in progress["progress"]]
     assert values == sorted(set(values)) and all(p["total"] == 60 for p in progress["progress"])
 
