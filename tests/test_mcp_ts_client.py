@@ -19,10 +19,8 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +30,7 @@ from typing import Any
 import pytest
 from _mcp_flows import new_salt, settle
 from _mcp_support import call, data
+from ts_support import free_port, wait_for_port
 
 from kitaru_core.runtime import detach
 from kitaru_mcp.server import KitaruMCPServer, build_server
@@ -227,26 +226,6 @@ def _cases(ids: dict[str, Any], transport: str) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- running it
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[str], log: Path) -> None:
-    """Until the HTTP server accepts connections (a readiness wait, not a timed assertion)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"kitaru-mcp exited {process.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"kitaru-mcp never listened on {port}:\n{log.read_text()}")
-
-
 def _check(node: str, cases_file: Path, transport_args: list[str], env: dict[str, str]) -> Any:
     command = [node, str(TS_DIR / "check.mjs"), str(cases_file), *transport_args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -261,14 +240,14 @@ def _run_client(node: str, transport: str, cases: list[dict[str, Any]], tmp: Pat
     serve = [KITARU_MCP, "--mode", "destructive", "--allow-path", str(TS_DIR)]
     if transport == "stdio":
         return _check(node, cases_file, ["stdio", *serve], dict(os.environ))
-    port, token = _free_port(), secrets.token_urlsafe(24)
+    port, token = free_port(), secrets.token_urlsafe(24)
     env = {**os.environ, "KITARU_MCP_TOKEN": token}
     log = tmp / "kitaru-mcp.log"
     http = [*serve, "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as stderr:
         process = subprocess.Popen(http, env=env, stdout=stderr, stderr=stderr, text=True)
     try:
-        _wait_for_port(port, process, log)
+        wait_for_port(port, process, log)
         return _check(node, cases_file, ["http", f"http://127.0.0.1:{port}/mcp"], env)
     finally:
         process.terminate()

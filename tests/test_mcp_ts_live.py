@@ -17,15 +17,14 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _mcp_flows import FLOWS_DIR, new_salt, target
+from ts_support import free_port, wait_for_port
 
 pytestmark = pytest.mark.ts_client
 
@@ -56,26 +55,6 @@ def _plan() -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[str], log: Path) -> None:
-    """Until the HTTP server accepts connections (a readiness wait, not a timed assertion)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"kitaru-mcp exited {process.returncode}:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"kitaru-mcp never listened on {port}:\n{log.read_text()}")
-
-
 def _live(node: str, plan_file: Path, transport_args: list[str], env: dict[str, str]) -> Any:
     command = [node, str(TS_DIR / "live.mjs"), str(plan_file), *transport_args]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
@@ -89,14 +68,14 @@ def _run_client(node: str, transport: str, tmp: Path) -> Any:
     serve = [KITARU_MCP, "--mode", "standard", "--allow-path", str(FLOWS_DIR)]
     if transport == "stdio":
         return _live(node, plan_file, ["stdio", *serve], dict(os.environ))
-    port, token = _free_port(), secrets.token_urlsafe(24)
+    port, token = free_port(), secrets.token_urlsafe(24)
     env = {**os.environ, "KITARU_MCP_TOKEN": token}
     log = tmp / "kitaru-mcp.log"
     http = [*serve, "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as stderr:
         process = subprocess.Popen(http, env=env, stdout=stderr, stderr=stderr, text=True)
     try:
-        _wait_for_port(port, process, log)
+        wait_for_port(port, process, log)
         return _live(node, plan_file, ["http", f"http://127.0.0.1:{port}/mcp"], env)
     finally:
         process.terminate()
