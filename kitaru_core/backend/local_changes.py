@@ -15,6 +15,7 @@ Two levels, so that watching an idle store costs almost nothing:
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,10 @@ _LIVE = sorted(ACTIVE | {"paused", "retrying", "cancelling"})
 # Rows written less than this long before the previous poll are read again: ZenML stamps
 # ``updated`` before it commits, so a row may become visible a little after its timestamp.
 _SETTLE = timedelta(seconds=5)
+
+
+class StoreUnreadable(Exception):
+    """The database cannot be read right now (replaced, or being migrated): try again later."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ def execution_marks(
     """Marks of the executions that are live, were ``known`` (live at the previous poll), or
     had a run, checkpoint call or wait written since ``since`` (minus a settling margin).
 
-    Keys are exec_ids in their public form (UUID with dashes).
+    Keys are exec_ids in their public form (UUID with dashes). Raises
+    :class:`StoreUnreadable` when the database cannot be read right now.
     """
     params: dict[str, Any] = {
         "project": store.project_id,
@@ -100,8 +106,11 @@ def execution_marks(
                         WHERE w.run_id = r.id AND (w.status = 'pending' OR w.updated >= :since))
         )
     """
-    with store.connect() as db:
-        rows = db.execute(query, params).fetchall()
+    try:
+        with store.connect() as db:
+            rows = db.execute(query, params).fetchall()
+    except sqlite3.Error as exc:
+        raise StoreUnreadable(str(exc)) from exc
     return {
         str(UUID(row["id"])): ExecutionMark(
             status=row["status"],

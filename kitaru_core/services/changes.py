@@ -61,8 +61,6 @@ class ChangeTracker:
     def poll(self) -> Changes | None:
         """What changed since the previous poll; ``None`` when the store cannot be watched
         (not the local store, or it cannot be read right now)."""
-        import sqlite3
-
         from kitaru_core.backend import local_changes
 
         if self._server is not None:
@@ -84,7 +82,7 @@ class ChangeTracker:
                 known=[exec_id for exec_id, mark in (self._marks or {}).items() if mark.live],
                 since=self._since,
             )
-        except sqlite3.Error:
+        except local_changes.StoreUnreadable:
             self._store = None  # replaced or being migrated: open it again next time
             return None
         previous, self._marks = self._marks, marks
