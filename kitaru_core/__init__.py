@@ -1,6 +1,6 @@
 """Kitaru: durable execution for AI-agent workflows.
 
-The public names are imported lazily, so ``import kitaru_core`` stays cheap (no ZenML).
+The public names are imported lazily, so ``import kitaru_core`` stays cheap (no engine import).
 """
 
 from __future__ import annotations

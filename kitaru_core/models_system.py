@@ -6,10 +6,11 @@ Shared by the CLI (``kitaru status`` / ``kitaru info``) and the MCP tools (``kit
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kitaru_core.config.env import ENGINE, ENGINE_DISTRIBUTION
 from kitaru_core.models import StackInfo
 
 
@@ -33,7 +34,10 @@ class ConnectionInfo(_Model):
 
 class FastPathInfo(_Model):
     """Whether Kitaru reads the local SQLite store directly (and records cache hits in it), or
-    goes through ZenML for everything because it does not know the store's schema."""
+    goes through ZenML for everything because it does not know the store's schema.
+
+    Built from the backend's fast-path state by attribute (``model_validate(state,
+    from_attributes=True)``), so the field names are written here only."""
 
     enabled: bool = Field(description="True when the fast local path is on.")
     reason: str | None = Field(
@@ -73,11 +77,24 @@ class SystemStatus(_Model):
 
 
 class VersionInfo(_Model):
+    """Installed versions of Kitaru, the engine, the MCP SDK and Python."""
+
+    # Field → the distribution whose installed version it holds.
+    DISTRIBUTIONS: ClassVar[dict[str, str]] = {
+        "kitaru_mcp": "kitaru-mcp",
+        "zenml": ENGINE_DISTRIBUTION,
+        "mcp": "mcp",
+    }
+
     kitaru_mcp: str | None
     zenml: str | None
     mcp: str | None
     python: str
     platform: str
+
+    def packages(self) -> list[tuple[str, str | None]]:
+        """(name users know, installed version or ``None``) for each distribution, in order."""
+        return [("Kitaru", self.kitaru_mcp), (ENGINE, self.zenml), ("MCP SDK", self.mcp)]
 
 
 class StoreHealth(_Model):

@@ -28,8 +28,8 @@ def connect(
             the connection — the previous connection stays in place.
 
     The login is the lowest connection layer: ``KITARU_SERVER_URL`` / ``KITARU_AUTH_TOKEN``
-    (or ``ZENML_STORE_URL``) in the environment still win in new processes; the result carries
-    a warning when they are set.
+    (or the engine's own server variable, ``kitaru_core.config.env.ENGINE_SERVER_URL_VAR``) in
+    the environment still win in new processes; the result carries a warning when they are set.
     """
     from kitaru_core.services.server import SDK_LABELS
     from kitaru_core.services.server import connect as connect_service

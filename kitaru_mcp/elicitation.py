@@ -13,10 +13,11 @@ Two wires, one question:
   ``InputRequiredResult`` carrying the question and a (sealed, SDK-signed) ``request_state``; the
   client asks the human and calls the tool again with the answer in ``input_responses``.
 
-The tools call :func:`ask` either way and get an :class:`Asked` (the human's action) or an
-``InputRequiredResult`` to return as is.
+The execution tools (through :mod:`kitaru_mcp.tools.execution_answers`) call :func:`ask`
+either way and get an :class:`Asked` (the human's action) or an ``InputRequiredResult`` to
+return as is.
 
-Cheap to import: no ZenML, no services at module level.
+Cheap to import: no engine import, no services at module level.
 """
 
 from __future__ import annotations

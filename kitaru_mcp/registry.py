@@ -6,7 +6,7 @@ its own copy of the expected rows so that any drift (a tool quietly becoming des
 mode widening) fails loudly. Tools whose service does not exist yet still have their row, so
 the contract is fixed before the code lands.
 
-Cheap to import: no ZenML, no Kitaru services.
+Cheap to import: no engine, no Kitaru services.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ polling tools.
   ``kitaru_executions_waiting`` returns it.
 
 The content is the same bounded JSON the tools return (built by the same functions), so the
-size cap and the fast local read path (no ZenML import on the local store) apply unchanged.
+size cap and the fast local read path (no engine import on the local store) apply unchanged.
 Reads are allowed in every mode. Listening clients learn of changes through
 :mod:`kitaru_mcp.watcher`.
 """

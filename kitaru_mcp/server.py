@@ -1,7 +1,7 @@
 """Building Kitaru's MCP server: tools by capability mode, one error contract, bounded results.
 
 ``build_server()`` is cheap: it imports the tool modules (pydantic schemas and request
-builders only) and never ZenML — services are imported inside the tool functions, so
+builders only) and never the engine — services are imported inside the tool functions, so
 ``initialize`` and ``tools/list`` are answered without touching the store. Transports live in
 :mod:`kitaru_mcp.transport`.
 """
@@ -22,7 +22,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
-from kitaru_core.config.env import debug_enabled
+from kitaru_core.config.env import ENGINE, debug_enabled
 from kitaru_core.hints import resolve_tools
 from kitaru_mcp import app, registry, resources
 from kitaru_mcp.errors import (
@@ -55,9 +55,9 @@ TOOL_MODULES: tuple[str, ...] = (
 )
 
 INSTRUCTIONS = """\
-Kitaru runs AI-agent workflows ("flows" made of "checkpoints") durably on ZenML: every finished
-checkpoint is saved, so executions can wait for input, resume, be retried or replayed without
-redoing finished work. This server runs in {mode} mode.
+Kitaru runs AI-agent workflows ("flows" made of "checkpoints") durably on {engine}: every
+finished checkpoint is saved, so executions can wait for input, resume, be retried or replayed
+without redoing finished work. This server runs in {mode} mode.
 
 Typical workflow — find executions, inspect them, then act:
 1. Find: kitaru_executions_list (filter by flow/status/stack), kitaru_executions_latest, or
@@ -225,7 +225,7 @@ def build_server(
         name=SERVER_NAME,
         title="Kitaru",
         version=__version__,
-        instructions=INSTRUCTIONS.format(mode=options.mode.value),
+        instructions=INSTRUCTIONS.format(mode=options.mode.value, engine=ENGINE),
         log_level="DEBUG" if debug else "WARNING",
         subscriptions=WatchingBus(),
         extensions=[app.extension()],

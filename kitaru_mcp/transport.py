@@ -1,7 +1,7 @@
 """Serving the MCP server: stdio or streamable HTTP (bearer-token protected), plus store warm-up.
 
-stdio: the SDK's transport points fd 1 at stderr while serving, so stray prints (ours, ZenML's,
-a child process's) cannot corrupt the JSON-RPC stream; logging goes to stderr as well.
+stdio: the SDK's transport points fd 1 at stderr while serving, so stray prints (ours, the
+engine's, a child process's) cannot corrupt the JSON-RPC stream; logging goes to stderr as well.
 HTTP: every request must carry ``Authorization: Bearer <KITARU_MCP_TOKEN>``; a missing or wrong
 token gets 401 before the MCP app sees the request, so nothing runs. Auth can only be switched
 off explicitly (``--no-auth``) and only on a loopback address.
@@ -35,7 +35,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-# What the first executions_run would otherwise import in this process (none imports ZenML).
+# What the first executions_run would otherwise import in this process (none loads the engine).
 _FIRST_CALL_MODULES = ("kitaru_core.runtime.loader", "kitaru_core.services.executions")
 
 
@@ -43,10 +43,10 @@ class StoreWarmup:
     """Warms what the first calls need, in a background thread, once the client has listed the
     tools (or after ``fallback_seconds`` for a client that never lists them).
 
-    Always: the worker pool that starts executions. On a server: ZenML and the store
+    Always: the worker pool that starts executions. On a server: the engine and the store
     connection too, since every call goes through them (seconds of work that hold the GIL, so
     not before ``initialize``/``tools/list`` are answered). On the local store the read tools
-    need no ZenML (``kitaru_core/backend/local_store.py``), so this process does not load it
+    need no engine (``kitaru_core/backend/local_store.py``), so this process does not load it
     until a call that writes needs it: the server stays at about half the memory.
     """
 
@@ -76,13 +76,13 @@ class StoreWarmup:
             self.done.set()
 
     def _open_store(self) -> None:
-        from kitaru_core.backend import bootstrap
+        from kitaru_core.backend.warmup import open_engine, quiet_engine_logging
         from kitaru_core.runtime.detach import warm_zygote
 
-        bootstrap.when_opened(lambda: _tidy_zenml_logging(self._root_level))
+        # In the server process logs belong on stderr, at the level ``main`` chose.
+        quiet_engine_logging(self._root_level)
         if not _reads_are_local():
-            bootstrap.zenml_client()
-            import kitaru_core.backend.stacks  # noqa: F401  (the first stack call's import)
+            open_engine()
         # Then the warm process that starts executions quickly; started second so that it does
         # not compete with this process's own warm-up for the CPU.
         warm_zygote()
@@ -99,21 +99,8 @@ def _reads_are_local() -> bool:
         return False
 
 
-def _tidy_zenml_logging(root_level: int) -> None:
-    """``import zenml`` adds a console handler that writes to stdout and raises the root level
-    to INFO. In the server process logs belong on stderr, at the level ``main`` chose; the
-    handler that records flow logs is left alone."""
-    from kitaru_core.backend.zenml_compat.console import is_zenml_console_handler
-
-    root = logging.getLogger()
-    for handler in root.handlers[:]:
-        if is_zenml_console_handler(handler):
-            root.removeHandler(handler)
-    root.setLevel(root_level)
-
-
 def divert_stdout_to_stderr() -> None:
-    """Point fd 1 at stderr, so nothing (ours, ZenML's, a child's) can print on stdout."""
+    """Point fd 1 at stderr, so nothing (ours, the engine's, a child's) can print on stdout."""
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), 1)
 

@@ -65,3 +65,22 @@ def settle(
 def run_count(zenml_client: Any) -> int:
     """How many executions the store holds (to prove a refused call started nothing)."""
     return int(zenml_client.list_pipeline_runs(size=1).total)
+
+
+def greet_once(server: KitaruMCPServer) -> dict[str, Any]:
+    """One completed greet_flow execution, started with wait_seconds (progress collected): the
+    run call's answer (``started``), its ``progress`` and the finished ``execution``.
+
+    Shared by the module fixtures of the execution and resource tests."""
+    arguments = {
+        "target": target("greet_flow"),
+        "args": {"name": "Ada", "salt": new_salt()},
+        "wait_seconds": 60,
+    }
+    result, progress = call_with_progress(server, "kitaru_executions_run", arguments)
+    started = data(result)
+    return {
+        "started": started,
+        "progress": progress,
+        "execution": settle(server, started["exec_id"]),
+    }

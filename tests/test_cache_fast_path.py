@@ -1,4 +1,6 @@
-"""Cache hits on the local SQLite store (``backend/step_cache.py``, ``backend/cache_record.py``).
+"""Cache hits on the local SQLite store: ZenML's cache questions go to the execution store
+(``backend/step_cache.py``), whose ``SQLiteStore`` answers them (``store/cache_lookup.py``,
+``backend/cache_record.py``).
 
 Kitaru answers ZenML's cache lookup with a few indexed selects and records a cache hit with a
 few inserts. These tests hold that shortcut to ZenML's own path on the same real store: the same
@@ -22,6 +24,8 @@ from flows import cache_paths
 from runtime_helpers import TESTS_DIR, checkpoint_calls, new_salt
 
 from kitaru_core.backend import cache_record, step_cache
+from kitaru_core.backend.store import execution_store
+from kitaru_core.backend.store.cache_lookup import lookup
 from kitaru_core.models import ExecutionStatus
 
 # Columns that differ between any two step runs, whichever path wrote them.
@@ -208,7 +212,7 @@ def test_the_lookup_answers_as_zenml_does(zenml_client: Any, workdir: str) -> No
     engine = zenml_client.zen_store.engine
     for call_id, entry in _rows(zenml_client, computed).items():
         key = entry["row"]["cache_key"]
-        mine = step_cache.lookup(engine, key, project)
+        mine = lookup(engine, key, project)
         with step_cache.zenml_path_only():
             theirs = cache_utils.get_cached_step_run(key)
         assert mine is not None and theirs is not None, call_id
@@ -217,8 +221,8 @@ def test_the_lookup_answers_as_zenml_does(zenml_client: Any, workdir: str) -> No
             assert getattr(mine, field) == getattr(theirs, field), field
         for side in ("inputs", "outputs"):
             assert _ids(getattr(mine, side)) == _ids(getattr(theirs, side)), side
-    assert step_cache.lookup(engine, "no-such-key", project) is None
-    assert step_cache.lookup(engine, key, UUID(int=0)) is None  # another project's entry
+    assert lookup(engine, "no-such-key", project) is None
+    assert lookup(engine, key, UUID(int=0)) is None  # another project's entry
 
 
 def test_a_different_input_still_misses_the_cache(zenml_client: Any, workdir: str) -> None:
@@ -297,12 +301,34 @@ def test_a_cache_hit_survives_a_kill_right_after_it(zenml_client: Any, workdir: 
 
 
 def test_only_a_local_sqlite_store_takes_the_fast_path(
-    zenml_client: Any, monkeypatch: pytest.MonkeyPatch
+    zenml_client: Any, workdir: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A flow body hands its store's adapter to the hooks (``runtime/launcher.run_flow_body``).
+    monkeypatch.setattr(step_cache, "_store", None)
     store = zenml_client.zen_store
+    assert not step_cache._fast_path_applies(store)  # none chosen yet: ZenML's code answers
+    cache_paths.fan_flow.run(workdir, new_salt()).wait(timeout=120)
+    assert step_cache._store is execution_store()
     assert step_cache._fast_path_applies(store)
     assert not step_cache._fast_path_applies(object())  # a REST store has no engine
     with step_cache.zenml_path_only():
         assert not step_cache._fast_path_applies(store)
     monkeypatch.setenv("ZENML_SERVER", "true")  # the store a ZenML server process serves
     assert not step_cache._fast_path_applies(store)
+
+
+def test_the_store_choice_alone_decides(
+    zenml_client: Any, workdir: str, recorded: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the ZenML adapter chosen (as on a server or an unknown schema), a cache hit is
+    looked up and recorded by ZenML's own code — and is still a hit."""
+    from kitaru_core.backend import local_store
+
+    salt = new_salt()
+    cache_paths.fan_flow.run(workdir, salt).wait(timeout=120)
+    monkeypatch.setattr(local_store, "open_local", lambda: None)
+    again = cache_paths.fan_flow.run(workdir, salt)
+    assert not step_cache._fast_path_applies(zenml_client.zen_store)
+    assert recorded == []  # nothing went through the fast record
+    assert all(call.cached for call in checkpoint_calls(again.exec_id).values())
+    assert _calls(workdir, "make_items") == 1

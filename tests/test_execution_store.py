@@ -1,9 +1,12 @@
 """The execution store (``kitaru_core/backend/store``): both adapters, one set of answers.
 
 Real flows run first on the session's real store — completed, failed, waiting, a crashed
-process, cached calls, an ``llm()`` call and ``log()`` metadata — and then every read of the
-interface is made through ``SQLiteStore`` (plain SQLite queries) and ``ZenMLStore`` (ZenML's
-client) on that same store, and must give the same answer.
+process, cached calls, an ``llm()`` call, ``log()`` metadata and printed lines — and then every
+read of the interface is made through ``SQLiteStore`` (plain SQLite queries) and ``ZenMLStore``
+(ZenML's client) on that same store, and must give the same answer. The writes (crash marking,
+cancellation, stopping, the retry link) and the checkpoint cache's lookup are held to the same
+rule, and the adapter choice to "one adapter per store". What a watcher polls also comes from
+the adapter, and the watcher follows the store's choice when it changes.
 """
 
 from __future__ import annotations
@@ -20,19 +23,24 @@ from typing import Any
 
 import pytest
 from flows_catalog.logged import logged_flow
-from flows_exec import approval, listing
+from flows_exec import approval, listing, records
 from flows_exec.common import marks
 from flows_exec.support import FLOWS_DIR, new_salt, poll
 from runtime_helpers import BackgroundRun, pending_wait
 
 from kitaru_core import liveness
-from kitaru_core.backend import local_store
+from kitaru_core.backend import local_store, step_cache
+from kitaru_core.backend.local_changes import LocalChanges
+from kitaru_core.backend.replay import RETRIED_KEY
+from kitaru_core.backend.server_changes import ServerChanges
 from kitaru_core.backend.store import execution_store, zenml_adapter
+from kitaru_core.backend.store.cache_lookup import ASK_ZENML
 from kitaru_core.backend.store.interface import ExecutionStore
 from kitaru_core.backend.store.sqlite_store import SQLiteStore
 from kitaru_core.backend.store.zenml_store import ZenMLStore
 from kitaru_core.errors import KitaruNotFoundError
 from kitaru_core.models import ExecutionStatus
+from kitaru_core.services import changes
 
 ADAPTERS = ["sqlite", "zenml"]
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
@@ -78,6 +86,9 @@ def finished(zenml_client: Any, tmp_path_factory: pytest.TempPathFactory) -> dic
         handle = logged_flow.run(str(tmp_path_factory.mktemp("logged")), new_salt())
         assert handle.wait() == 3
     found["logged"] = handle.exec_id
+    observed = records.observed_flow.run(str(tmp_path_factory.mktemp("observed")), new_salt())
+    assert observed.wait()["total"] == 6
+    found["observed"] = observed.exec_id
     return found
 
 
@@ -296,3 +307,160 @@ def test_the_adapter_is_chosen_by_the_fast_path_guard(
     monkeypatch.setattr(local_store, "open_local", lambda: None)  # as on a server
     assert isinstance(execution_store(), ZenMLStore)
     assert execution_store() is zenml_adapter()
+
+
+def test_one_adapter_per_store_and_another_for_another_store(
+    zenml_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = execution_store()
+    assert isinstance(session, SQLiteStore)
+    assert execution_store() is session
+    copy = _copy_of_store(tmp_path)
+    monkeypatch.setenv("ZENML_STORE_URL", f"sqlite:///{copy}")  # this process switches store
+    switched = execution_store()
+    assert isinstance(switched, SQLiteStore) and switched is not session
+    assert switched.local.database == copy and session.local.database != copy
+    assert execution_store() is switched
+    monkeypatch.setenv("ZENML_STORE_URL", "https://kitaru.invalid")  # a server
+    assert execution_store() is zenml_adapter()
+    monkeypatch.delenv("ZENML_STORE_URL")  # back to the session's store: its adapter again
+    assert execution_store() is session
+
+
+def test_log_lines_are_the_same(finished: dict[str, str]) -> None:
+    for kind in ("completed", "observed"):
+        quick, slow = both(lambda store, kind=kind: store.log_entries(finished[kind]))
+        assert quick == slow
+    messages = [entry["message"] for entry in quick]
+    assert any(message.startswith("flow body starts") for message in messages)
+    assert "attempt 2" in messages
+    assert {"load_rows", "shaky_total"} <= {entry["checkpoint"] for entry in quick}
+    assert both(lambda store: store.log_entries(UNKNOWN)) == ([], [])
+
+
+@pytest.mark.parametrize("first", ADAPTERS)
+def test_a_cancellation_reads_the_same_whichever_adapter_wrote_it(
+    zenml_client: Any, tmp_path: Path, first: str
+) -> None:
+    exec_id, _ = _crash(tmp_path)  # a run left RUNNING, as a flow body is when it is cancelled
+    adapter(first).mark_cancelled(exec_id)
+    assert adapter("zenml").run_row(exec_id).status == "stopped"  # written in the store
+    quick, slow = both(lambda store: store.get_execution(exec_id))
+    assert quick == slow
+    assert quick["status"] == ExecutionStatus.CANCELLED
+    assert quick["status_reason"] == "Cancelled by request."
+    assert both(lambda store: store.run_state(exec_id)[0]) == (
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.CANCELLED,
+    )
+
+
+@pytest.mark.parametrize("first", ADAPTERS)
+def test_a_stopped_execution_reads_the_same_whichever_adapter_wrote_it(
+    zenml_client: Any, tmp_path: Path, first: str
+) -> None:
+    exec_id, _ = _crash(tmp_path)  # a run left RUNNING, its second call unfinished
+    reason = f"Cancelled by request; stopped by the {first} adapter."
+    adapter(first).stop_run(exec_id, reason)
+    assert adapter("zenml").run_row(exec_id).status == "stopped"  # written in the store
+    quick, slow = both(lambda store: store.get_execution(exec_id))
+    assert quick == slow
+    assert quick["status"] == ExecutionStatus.CANCELLED and quick["status_reason"] == reason
+    assert {call["call_id"]: call["status"] for call in quick["checkpoints"]} == {
+        "tick0": ExecutionStatus.COMPLETED,
+        "tick1": ExecutionStatus.CANCELLED,  # the unfinished call is stopped with it
+    }
+
+
+@pytest.mark.parametrize("first", ADAPTERS)
+def test_the_retry_link_reads_the_same_whichever_adapter_wrote_it(
+    zenml_client: Any, first: str
+) -> None:
+    failed = listing.compared_flow.run(f"store-retry-{new_salt()}", fail=True).exec_id
+    retry = listing.compared_flow.run(f"store-retry-{new_salt()}").exec_id
+    assert RETRIED_KEY not in adapter("zenml").run_row(failed, detail=True).metadata
+    adapter(first).mark_retried(failed, retry)
+    quick, slow = both(lambda store: store.run_row(failed, detail=True).metadata[RETRIED_KEY])
+    assert quick == slow == retry
+    quick, slow = both(lambda store: store.get_execution(failed))
+    assert quick == slow and quick["status"] == ExecutionStatus.FAILED
+
+
+def test_each_adapter_offers_what_a_watcher_polls(zenml_client: Any) -> None:
+    quick = adapter("sqlite")
+    assert isinstance(quick, SQLiteStore)
+    source = quick.change_source()
+    assert isinstance(source, LocalChanges) and source.store == quick.local
+    assert source.signature() == source.signature()  # nothing written between: the same
+    assert isinstance(adapter("zenml").change_source(), ServerChanges)
+
+
+def test_the_watcher_follows_the_stores_choice(
+    zenml_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that moves to ZenML's client (as after a login to a server) and back is watched
+    through each adapter's source in turn, and what ran around each move is announced."""
+    monkeypatch.setattr(changes, "STORE_RECHECK_SECONDS", 0.0)  # ask the store at every poll
+    tracker = changes.ChangeTracker()
+    assert tracker.poll() == changes.Changes()  # the first picture, of the local file
+    assert tracker.poll_seconds == 0.0
+    with monkeypatch.context() as server:
+        server.setattr(local_store, "open_local", lambda: None)  # as on a server
+        before = listing.compared_flow.run(f"store-watch-{new_salt()}").exec_id
+        moved = tracker.poll()  # the file's last look, and the backend's first picture
+        assert tracker.poll_seconds == changes.SERVER_POLL_SECONDS
+        during = listing.compared_flow.run(f"store-watch-{new_salt()}").exec_id
+        seen = tracker.poll()
+    after = listing.compared_flow.run(f"store-watch-{new_salt()}").exec_id
+    back = tracker.poll()  # the backend's last answer, and the file again
+    assert tracker.poll_seconds == 0.0
+    assert moved is not None and before in moved.executions
+    assert seen is not None and during in seen.executions
+    assert back is not None and after in back.executions
+    latest = listing.compared_flow.run(f"store-watch-{new_salt()}").exec_id
+    found = tracker.poll()
+    assert found is not None and latest in found.executions and after not in found.executions
+
+
+def _artifact_ids(by_name: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {name: [artifact.id for artifact in items] for name, items in by_name.items()}
+
+
+def test_the_cache_lookup_is_sqlites_and_left_to_zenml_by_zenml(
+    finished: dict[str, str], zenml_client: Any
+) -> None:
+    from zenml.orchestrators import cache_utils
+
+    zen_store, project = zenml_client.zen_store, zenml_client.active_project.id
+    quick, slow = adapter("sqlite"), adapter("zenml")
+    assert quick.keeps_cache_of(zen_store) and not slow.keeps_cache_of(zen_store)
+    steps = zenml_client.get_pipeline_run(finished["observed"]).steps
+    assert steps
+    for call_id, step in steps.items():
+        with step_cache.zenml_path_only():  # ZenML's own query, not the hook
+            theirs = cache_utils.get_cached_step_run(step.cache_key)
+        mine = quick.cached_step_run(zen_store, step.cache_key, project)
+        assert mine is not None and mine is not ASK_ZENML and theirs is not None, call_id
+        assert mine.id == theirs.id
+        for field in ("cache_expires_at", "docstring", "source_code"):
+            assert getattr(mine, field) == getattr(theirs, field), field
+        assert _artifact_ids(mine.inputs) == _artifact_ids(theirs.inputs)
+        assert _artifact_ids(mine.outputs) == _artifact_ids(theirs.outputs)
+        assert slow.cached_step_run(zen_store, step.cache_key, project) is ASK_ZENML
+    assert quick.cached_step_run(zen_store, "no-such-key", project) is None  # a miss
+    # A store that is not this file (a server's client has no engine): ZenML's code answers.
+    assert not quick.keeps_cache_of(object())
+    assert quick.cached_step_run(object(), step.cache_key, project) is ASK_ZENML
+    assert slow.record_cache_hit(zen_store, object()) is None
+
+
+def _copy_of_store(folder: Path) -> Path:
+    """A consistent copy of the session's store file (SQLite's backup API)."""
+    import sqlite3
+
+    original = local_store.local_database()
+    assert original is not None
+    copy = folder / "zenml.db"
+    with sqlite3.connect(original) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    return copy

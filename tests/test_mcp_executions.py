@@ -10,14 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _mcp_flows import (
-    FLOWS_DIR,
-    call_with_progress,
-    new_salt,
-    run_count,
-    settle,
-    target,
-)
+from _mcp_flows import FLOWS_DIR, greet_once, new_salt, run_count, settle, target
 from _mcp_support import call, data, error
 from flows_mcp.agents import marks
 
@@ -31,19 +24,7 @@ def server(zenml_client: Any) -> KitaruMCPServer:
 
 @pytest.fixture(scope="module")
 def greeted(server: KitaruMCPServer) -> dict[str, Any]:
-    """One completed greet_flow execution, started with wait_seconds (progress collected)."""
-    arguments = {
-        "target": target("greet_flow"),
-        "args": {"name": "Ada", "salt": new_salt()},
-        "wait_seconds": 60,
-    }
-    result, progress = call_with_progress(server, "kitaru_executions_run", arguments)
-    started = data(result)
-    return {
-        "started": started,
-        "progress": progress,
-        "execution": settle(server, started["exec_id"]),
-    }
+    return greet_once(server)
 
 
 def _run(server: KitaruMCPServer, name: str, wait_seconds: float = 0, **args: Any) -> Any:

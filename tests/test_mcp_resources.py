@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,13 +20,14 @@ from typing import Any
 
 import anyio
 import pytest
-from _mcp_flows import FLOWS_DIR, call_with_progress, new_salt, settle, target
+from _mcp_flows import FLOWS_DIR, greet_once, new_salt, settle, target
 from _mcp_support import call, data
 from mcp import Client
 from mcp.client.subscriptions import Subscription
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp.types import ResourceUpdatedNotification
+from ts_support import free_port, wait_for_port
 
 from kitaru_mcp.resources import WAITING_URI, execution_logs_uri, execution_uri
 from kitaru_mcp.server import KitaruMCPServer, build_server
@@ -45,16 +44,7 @@ def server(zenml_client: Any) -> KitaruMCPServer:
 
 @pytest.fixture(scope="module")
 def greeted(server: KitaruMCPServer) -> dict[str, Any]:
-    """One completed greet_flow execution, started with wait_seconds (progress collected)."""
-    arguments = {
-        "target": target("greet_flow"),
-        "args": {"name": "Ada", "salt": new_salt()},
-        "wait_seconds": 60,
-    }
-    result, progress = call_with_progress(server, "kitaru_executions_run", arguments)
-    started = data(result)
-    settle(server, started["exec_id"])
-    return {"exec_id": started["exec_id"], "progress": progress}
+    return greet_once(server)
 
 
 def _bus(server: KitaruMCPServer) -> WatchingBus:
@@ -113,7 +103,7 @@ def test_resources_and_templates_are_listed_in_every_mode(mode: str) -> None:
 def test_each_resource_reads_like_its_tool(
     server: KitaruMCPServer, greeted: dict[str, Any]
 ) -> None:
-    exec_id = greeted["exec_id"]
+    exec_id = greeted["started"]["exec_id"]
 
     async def go() -> list[Any]:
         async with Client(server) as client:
@@ -372,7 +362,8 @@ def test_a_client_that_does_not_listen_sees_todays_behaviour(
     server: KitaruMCPServer, greeted: dict[str, Any]
 ) -> None:
     polls = _bus(server).polls
-    execution = data(call(server, "kitaru_executions_get", {"exec_id": greeted["exec_id"]}))
+    exec_id = greeted["started"]["exec_id"]
+    execution = data(call(server, "kitaru_executions_get", {"exec_id": exec_id}))
     assert execution["status"] == "completed"
     assert _bus(server).polls == polls and not _bus(server).watching
 
@@ -381,7 +372,7 @@ def test_a_client_that_does_not_listen_sees_todays_behaviour(
 
 
 def test_resource_reads_do_not_load_zenml_in_the_server(greeted: dict[str, Any]) -> None:
-    exec_id = greeted["exec_id"]
+    exec_id = greeted["started"]["exec_id"]
     script = textwrap.dedent(
         f"""
         import sys, anyio
@@ -407,33 +398,18 @@ def test_resource_reads_do_not_load_zenml_in_the_server(greeted: dict[str, Any])
 
 # ------------------------------------------------------------------------ stdio and HTTP
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[Any]) -> None:
-    for _ in range(int(EVENT_TIMEOUT * 10)):
-        assert process.poll() is None, "kitaru-mcp exited early"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listened on port {port}")
+# A real server process (``python -m kitaru_mcp``) that may load only the test flows.
+_SERVE = ["-m", "kitaru_mcp", "--mode", "standard", "--allow-path", str(FLOWS_DIR)]
 
 
 @asynccontextmanager
 async def _subprocess_client(transport: str, errlog: Any) -> AsyncIterator[Client]:
     """A client of a real ``kitaru-mcp`` process, over stdio or streamable HTTP."""
-    arguments = ["-m", "kitaru_mcp", "--mode", "standard", "--allow-path", str(FLOWS_DIR)]
     if transport == "stdio":
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         parameters = StdioServerParameters(
-            command=sys.executable, args=arguments, env=dict(os.environ), cwd=REPO
+            command=sys.executable, args=_SERVE, env=dict(os.environ), cwd=REPO
         )
         async with Client(stdio_client(parameters, errlog=errlog)) as client:
             yield client
@@ -441,13 +417,11 @@ async def _subprocess_client(transport: str, errlog: Any) -> AsyncIterator[Clien
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
-    port = _free_port()
+    port = free_port()
     http_arguments = ["--transport", "http", "--port", str(port), "--no-auth"]
-    process = subprocess.Popen(
-        [sys.executable, *arguments, *http_arguments], stderr=errlog, cwd=REPO
-    )
+    process = subprocess.Popen([sys.executable, *_SERVE, *http_arguments], stderr=errlog, cwd=REPO)
     try:
-        _wait_for_port(port, process)
+        wait_for_port(port, process, Path(errlog.name))
         url = f"http://127.0.0.1:{port}/mcp"
         async with (
             httpx2.AsyncClient(timeout=EVENT_TIMEOUT) as http,
@@ -503,7 +477,7 @@ def server_connection(tmp_path: Path) -> Any:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KITARU_", "ZENML_"))}
     env["KITARU_CONFIG_PATH"] = str(tmp_path / "config")
     login = "from kitaru_core.services import server\nprint(server.login(port={}).kind)"
-    assert _in_process(login.format(_free_port()), env) == "local_server"
+    assert _in_process(login.format(free_port()), env) == "local_server"
     yield env
     logout = "from kitaru_core.services import server\nprint(server.logout().kind)"
     assert _in_process(logout, env) == "local_store"
@@ -516,9 +490,8 @@ def test_a_server_connection_gets_change_events(
     and a stdio client still follows an execution by its events alone."""
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    arguments = ["-m", "kitaru_mcp", "--mode", "standard", "--allow-path", str(FLOWS_DIR)]
     parameters = StdioServerParameters(
-        command=sys.executable, args=arguments, env=server_connection, cwd=REPO
+        command=sys.executable, args=_SERVE, env=server_connection, cwd=REPO
     )
 
     async def go() -> tuple[str, list[str]]:

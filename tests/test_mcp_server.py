@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from typing import IO, Any
 import pytest
 from _mcp_support import call, data, error, list_tools, text
 from mcp.types import TextContent
+from ts_support import free_port, wait_for_port
 
 from kitaru_mcp import registry
 from kitaru_mcp.__main__ import main
@@ -390,37 +390,20 @@ def test_stdio_session_carries_only_json_rpc_on_stdout(zenml_client: Any, tmp_pa
             assert json.loads(line)["jsonrpc"] == "2.0", line
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[Any], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "kitaru-mcp exited early"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listened on port {port} within {timeout} s")
-
-
 def test_http_session_needs_the_bearer_token(zenml_client: Any, tmp_path: Path) -> None:
     import anyio
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    port, token = _free_port(), "test-token-0123456789"
+    port, token = free_port(), "test-token-0123456789"
+    log = tmp_path / "stderr.log"
     url = f"http://127.0.0.1:{port}/mcp"
     process = subprocess.Popen(
         [sys.executable, "-m", "kitaru_mcp", "--transport", "http", "--port", str(port)],
         env={**os.environ, "KITARU_MCP_TOKEN": token},
         stdout=subprocess.PIPE,
-        stderr=(tmp_path / "stderr.log").open("w"),
+        stderr=log.open("w"),
         cwd=REPO,
     )
     sneaky = {
@@ -442,7 +425,7 @@ def test_http_session_needs_the_bearer_token(zenml_client: Any, tmp_path: Path) 
             return names, status, [item["name"] for item in stacks["items"]]
 
     try:
-        _wait_for_port(port, process)
+        wait_for_port(port, process, log)
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
             refused = httpx2.post(url, json=sneaky, headers=headers, timeout=30)
             assert refused.status_code == 401

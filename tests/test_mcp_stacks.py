@@ -6,6 +6,7 @@ connector, components) without calling a cloud API, which cannot exist here.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -50,6 +51,23 @@ def stacks(server: KitaruMCPServer) -> list[tuple[str, bool]]:
     """Every stack as (name, is_active): the state a refused request must leave unchanged."""
     items = data(call(server, "kitaru_stacks_list", {"limit": 200}))["items"]
     return sorted((item["name"], item["is_active"]) for item in items)
+
+
+def where_active() -> str:
+    """What decides the active stack, for a failure message (a rare flake listed the old stack
+    as active right after it was switched: this says which source disagreed)."""
+    import threading
+
+    from zenml.client import Client
+
+    from kitaru_core.backend import local_store
+
+    config = local_store._zenml_global_config().get("active_stack_id")
+    return (
+        f"env={os.environ.get('ZENML_ACTIVE_STACK_ID')} config.yaml={config} "
+        f"zenml={Client().active_stack_model.name} "
+        f"threads={sorted(t.name for t in threading.enumerate())}"
+    )
 
 
 def refused(server: KitaruMCPServer, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -123,8 +141,9 @@ def test_use_switches_and_persists_the_active_stack(server: KitaruMCPServer, new
     data(call(server, "kitaru_stacks_create", {"name": name, "activate": False}))
     used = data(call(server, "kitaru_stacks_use", {"name": name}))
     assert used["name"] == name and used["is_active"] is True
-    assert data(call(server, "kitaru_stacks_current"))["name"] == name
-    assert (name, True) in stacks(server) and ("default", False) in stacks(server)
+    assert data(call(server, "kitaru_stacks_current"))["name"] == name, where_active()
+    listed = stacks(server)
+    assert (name, True) in listed and ("default", False) in listed, where_active()
 
 
 @pytest.mark.parametrize(
@@ -148,7 +167,7 @@ def test_create_local_stack(server: KitaruMCPServer, new_name: Any) -> None:
     assert data(call(server, "kitaru_stacks_current"))["name"] == "default"
     made = data(call(server, "kitaru_stacks_create", {"name": active}))  # activate defaults on
     assert made["is_active"] is True
-    assert data(call(server, "kitaru_stacks_current"))["name"] == active
+    assert data(call(server, "kitaru_stacks_current"))["name"] == active, where_active()
 
 
 def test_create_remote_stack_and_delete_it_recursively(

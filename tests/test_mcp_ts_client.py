@@ -16,11 +16,6 @@ Nothing is mocked: ``KITARU_LLM_MOCK_RESPONSE`` is LiteLLM's own offline answer.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,20 +25,18 @@ from typing import Any
 import pytest
 from _mcp_flows import new_salt, settle
 from _mcp_support import call, data
-from ts_support import free_port, wait_for_port
+from ts_support import KITARU_MCP, TS_DIR, node_with_sdk, run_ts_script
 
 from kitaru_core.runtime import detach
 from kitaru_mcp.server import KitaruMCPServer, build_server
 
 pytestmark = pytest.mark.ts_client
 
-TS_DIR = Path(__file__).resolve().parent / "ts_client"
 FLOWS = TS_DIR / "ts_flows.py"
 DEPLOYED_FLOW = "ts_deployed_agent"
 SIDE_STACK = "ts-side-stack"
 TRANSPORTS = ("stdio", "http")
 WAITS = ("answer", "abort", "cancel")  # what each transport does to its own waiting executions
-KITARU_MCP = str(Path(sys.executable).with_name("kitaru-mcp"))
 
 
 def _target(flow: str) -> str:
@@ -56,15 +49,7 @@ def _target(flow: str) -> str:
 @pytest.fixture(scope="module")
 def node() -> str:
     """``node`` with the SDK installed in tests/ts_client (``npm ci`` when it is missing)."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the TypeScript MCP client check cannot run")
-    if not (TS_DIR / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot install tests/ts_client (run `make unit`)")
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=TS_DIR, check=True, timeout=600)
-    return node
+    return node_with_sdk(install=True)
 
 
 # ---------------------------------------------------------------------------- the store
@@ -226,32 +211,9 @@ def _cases(ids: dict[str, Any], transport: str) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- running it
 
 
-def _check(node: str, cases_file: Path, transport_args: list[str], env: dict[str, str]) -> Any:
-    command = [node, str(TS_DIR / "check.mjs"), str(cases_file), *transport_args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"check.mjs failed:\n{done.stderr[-4000:]}"
-    return json.loads(done.stdout)
-
-
 def _run_client(node: str, transport: str, cases: list[dict[str, Any]], tmp: Path) -> Any:
-    tmp.mkdir()
-    cases_file = tmp / "cases.json"
-    cases_file.write_text(json.dumps(cases))
     serve = [KITARU_MCP, "--mode", "destructive", "--allow-path", str(TS_DIR)]
-    if transport == "stdio":
-        return _check(node, cases_file, ["stdio", *serve], dict(os.environ))
-    port, token = free_port(), secrets.token_urlsafe(24)
-    env = {**os.environ, "KITARU_MCP_TOKEN": token}
-    log = tmp / "kitaru-mcp.log"
-    http = [*serve, "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("w") as stderr:
-        process = subprocess.Popen(http, env=env, stdout=stderr, stderr=stderr, text=True)
-    try:
-        wait_for_port(port, process, log)
-        return _check(node, cases_file, ["http", f"http://127.0.0.1:{port}/mcp"], env)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    return run_ts_script(node, "check.mjs", cases, transport, serve, tmp, timeout=600)
 
 
 def _problem(case: dict[str, Any], report: dict[str, Any]) -> str | None:

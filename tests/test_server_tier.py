@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ts_support import free_port
 
 HERE = Path(__file__).resolve().parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _python(code: str, env: dict[str, str], timeout: float = 300) -> str:
@@ -43,7 +37,7 @@ def _python(code: str, env: dict[str, str], timeout: float = 300) -> str:
 def server_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KITARU_", "ZENML_"))}
     env["KITARU_CONFIG_PATH"] = str(tmp_path_factory.mktemp("server-tier"))
-    port = _free_port()
+    port = free_port()
     out = _python(
         "from kitaru_core.services import server\n"
         f"print(server.login(port={port}).model_dump_json())",

@@ -10,6 +10,9 @@ Two levels, so that watching an idle store costs almost nothing:
   conditions with their statuses). Two marks differ exactly when something a client watching
   the execution cares about changed. Heartbeats and wait polling (``last_polled_at``) write
   to the store too, but leave every mark as it was.
+
+:class:`LocalChanges` is the pair as ``SQLiteStore.change_source`` hands it to the watcher
+(``services/changes.py``), which compares the marks.
 """
 
 from __future__ import annotations
@@ -50,6 +53,21 @@ class ExecutionMark:
     def live(self) -> bool:
         """Whether the execution may still change without a new run being written."""
         return self.status in _LIVE or ":pending" in self.waits
+
+
+@dataclass(frozen=True)
+class LocalChanges:
+    """What a watcher polls on the local store: its file's signature, then the marks."""
+
+    store: LocalStore
+
+    def signature(self) -> tuple[int, ...]:
+        """See :func:`file_signature`."""
+        return file_signature(self.store)
+
+    def marks(self, *, known: Collection[str], since: datetime) -> dict[str, ExecutionMark]:
+        """See :func:`execution_marks` (raises :class:`StoreUnreadable` likewise)."""
+        return execution_marks(self.store, known=known, since=since)
 
 
 def file_signature(store: LocalStore) -> tuple[int, ...]:

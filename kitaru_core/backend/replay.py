@@ -17,6 +17,8 @@ from kitaru_core.naming import ANSWERS_KEY, LOCAL_LOGS_KEY, ORIGINAL_KEY, OVERRI
 # the call before it, so that the calls of the run can be listed in order again. An overridden
 # call is not a step (it never ran), so nothing else records where it was.
 OVERRIDDEN_CALLS_KEY = "kitaru_overridden_calls"
+# On a retried execution's run: the exec_id of the execution that retries it.
+RETRIED_KEY = "kitaru_retried_as"
 
 
 def recorded_calls(exec_id: str) -> list[tuple[str, str]]:
@@ -204,6 +206,7 @@ def run_again(
 
 
 def mark_retried(exec_id: str, new_exec_id: str) -> None:
+    """Link a retried execution to its retry (``ExecutionStore.mark_retried`` writes this)."""
     from zenml import log_metadata
 
-    log_metadata(metadata={"kitaru_retried_as": new_exec_id}, run_id_name_or_prefix=exec_id)
+    log_metadata(metadata={RETRIED_KEY: new_exec_id}, run_id_name_or_prefix=exec_id)

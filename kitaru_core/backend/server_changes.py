@@ -6,6 +6,9 @@ written since its previous question: executions (runs), checkpoint calls (steps)
 whose ``updated`` time is at or after a moment. Three small filtered list calls, answered from
 the server's indexes; the service layer compares the statuses with what it saw before, so a
 heartbeat or a wait being polled (which rewrite ``updated``) announces nothing.
+
+:class:`ServerChanges` is that question as ``ZenMLStore.change_source`` hands it to the watcher.
+It works on any store ZenML's client reaches, a local one included.
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ class Touched:
     exec_id: str
     status: str
     updated: datetime  # as the store stamped it, in UTC
+
+
+class ServerChanges:
+    """What a watcher polls on a store reached through ZenML's client (the client is the
+    process's own, so this holds nothing)."""
+
+    def touched_since(self, moment: datetime) -> list[Touched]:
+        """See :func:`touched_since`."""
+        return touched_since(moment)
 
 
 def touched_since(moment: datetime) -> list[Touched]:

@@ -1,62 +1,54 @@
-"""Cheap cache hits on the local SQLite store: the lookup and the record of the cached call.
+"""The checkpoint cache's two questions, put to the execution store instead of ZenML's code.
 
-For every checkpoint call with caching on, ZenML asks the store for the newest completed step
-run with the call's cache key (``cache_utils.get_cached_step_run``). It does so through its
-generic list query: a count query, a paginated select, eager loads of every relationship and a
-full response model per row, with every input and output artifact as a full response too. On
-the local store that costs more than running a trivial checkpoint. What the caller reads from
-the answer is small: the step run's id, the ids of its input and output artifacts, its cache
-expiry, docstring and source code (``StepRunRequestFactory.populate_request``).
+For every checkpoint call with caching on, ZenML looks up a cached step run
+(``cache_utils.get_cached_step_run``) and, on a hit, records the cached call in the new
+execution (``SqlZenStore.create_run_step``). Both are general-purpose and slow on the local
+store (``docs/benchmarks.md``). :func:`install` hooks them: each question is put to the
+execution store's adapter (``ExecutionStore.cached_step_run`` / ``record_cache_hit``), and
+``SQLiteStore`` answers it on the local SQLite store it reads (``store/cache_lookup.py``,
+``cache_record.py``). An adapter that keeps no cache (``ZenMLStore``: a server, MySQL, a
+store of unknown schema), a ZenML server process's own store, :func:`zenml_path_only` and
+any error while choosing leave the question to ZenML's own code, unchanged.
 
-On a local SQLite store whose schema the fast path's one guard accepts
-(:mod:`kitaru_core.backend.zenml_compat.schema`), Kitaru answers the same question with three
-indexed selects over the same tables (its SQLAlchemy Core tables) and the same conditions
-(project, cache key, status ``completed``, not expired, newest first), and returns only those
-fields. A hit is then recorded in the new execution by
-:mod:`kitaru_core.backend.cache_record` instead of ZenML's ``create_run_step``. Any other store
-— a server, MySQL — and any error on the way go through ZenML's own code unchanged.
+Which adapter answers is decided by the store choice alone (``backend.store.execution_store``),
+asked once per run: a run's store cannot change under it, and asking on each question would
+add about 0.25 ms twice to a cached call of about 12 ms. That function sits above this
+module (its adapters use ZenML's client, whose bootstrap installs these hooks), so the runtime
+hands it in when a flow body starts (:func:`use_store`) instead of this module importing it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
-from kitaru_core.backend.zenml_compat import database, schema, store_internals
+from kitaru_core.backend.store.cache_lookup import ASK_ZENML
+from kitaru_core.backend.zenml_compat import store_internals
+
+
+class CacheKeeper(Protocol):
+    """What the hooks ask of an execution store (``ExecutionStore`` has these methods; it is
+    not imported here: its module reaches the bootstrap that installs these hooks)."""
+
+    def keeps_cache_of(self, zen_store: Any) -> bool: ...
+
+    def cached_step_run(self, zen_store: Any, cache_key: str, project_id: UUID) -> Any: ...
+
+    def record_cache_hit(self, zen_store: Any, request: Any) -> Any | None: ...
+
 
 _installed = False
 # Switched off by :func:`zenml_path_only` (tests and benchmarks compare both paths with it).
 _enabled = True
-
-
-@dataclass(frozen=True)
-class ArtifactRef:
-    """An input or output artifact of a cached step run: all ZenML reads from it is the id."""
-
-    id: UUID
-
-
-@dataclass(frozen=True)
-class CachedStepRun:
-    """The fields of a cache hit that ZenML copies into the new (cached) step run."""
-
-    id: UUID
-    cache_expires_at: datetime | None
-    docstring: str | None
-    source_code: str | None
-    inputs: dict[str, list[ArtifactRef]] = field(default_factory=dict)
-    outputs: dict[str, list[ArtifactRef]] = field(default_factory=dict)
+# The adapter of the running flow's store (see :func:`use_store`); ``None``: ZenML's code.
+_store: CacheKeeper | None = None
 
 
 def install() -> None:
-    """Route ZenML's cache lookup through :func:`lookup` (once per process)."""
+    """Put ZenML's cache lookup and record to the execution store (once per process)."""
     global _installed
     if _installed:
         return
@@ -65,32 +57,14 @@ def install() -> None:
     _installed = True
 
 
-def _fast_lookup(original: Callable[[str], Any]) -> Callable[[str], Any]:
-    def get_cached_step_run(cache_key: str) -> Any:
-        store = _local_sqlite_store()
-        if store is None:
-            return original(cache_key)
-        try:
-            return lookup(database.sqlite_engine(store), cache_key, _active_project_id())
-        except Exception:  # an unexpected schema or state: ZenML's own query decides
-            return original(cache_key)
-
-    return get_cached_step_run
-
-
-def _fast_record(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Let :mod:`cache_record` write cache hits on a local SQLite store (ZenML otherwise)."""
-    from kitaru_core.backend import cache_record
-
-    @functools.wraps(original)
-    def create_run_step(self: Any, step_run: Any) -> Any:
-        if _fast_path_applies(self) and cache_record.applies(step_run):
-            response = cache_record.record(self, step_run)
-            if response is not None:
-                return response
-        return original(self, step_run)
-
-    return create_run_step
+def use_store(choose_store: Callable[[], CacheKeeper]) -> None:
+    """Put the cache questions of the run starting now to the adapter ``choose_store()`` (the
+    store choice) picks; if it cannot pick one, ZenML's own code answers them."""
+    global _store
+    try:
+        _store = choose_store()
+    except Exception:  # a store that cannot be told now: the run goes on, at ZenML's pace
+        _store = None
 
 
 @contextlib.contextmanager
@@ -104,85 +78,51 @@ def zenml_path_only() -> Iterator[None]:
         _enabled = previous
 
 
-def _local_sqlite_store() -> Any | None:
-    """The active ZenML store if it is a client-side SQL store on SQLite, else ``None``."""
-    from zenml.client import Client
+def _fast_lookup(original: Callable[[str], Any]) -> Callable[[str], Any]:
+    def get_cached_step_run(cache_key: str) -> Any:
+        from zenml.client import Client
 
-    store = Client().zen_store
-    return store if _fast_path_applies(store) else None
+        client = Client()
+        store = _store_keeping_cache_of(client.zen_store)
+        if store is None:
+            return original(cache_key)
+        try:
+            answer = store.cached_step_run(client.zen_store, cache_key, client.active_project.id)
+        except Exception:  # an unexpected schema or state: ZenML's own query decides
+            return original(cache_key)
+        return original(cache_key) if answer is ASK_ZENML else answer
+
+    return get_cached_step_run
 
 
-def _fast_path_applies(store: Any) -> bool:
-    """Whether the fast path is on and ``store`` is a SQL store on a SQLite file opened by this
-    client (not a server, not a ZenML server process's own store) whose schema the fast path's
-    one guard (:func:`~kitaru_core.backend.zenml_compat.schema.fast_path`) accepts."""
-    if not _enabled:
-        return False
-    file = database.sqlite_file(store)
-    if file is None or store_internals.is_server_process():
-        return False
+def _fast_record(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def create_run_step(self: Any, step_run: Any) -> Any:
+        store = _store_keeping_cache_of(self)
+        if store is not None:
+            # Not guarded: a record that fails rolls back and answers None itself, and one
+            # that failed after writing must not be written a second time by ZenML.
+            response = store.record_cache_hit(self, step_run)
+            if response is not None:
+                return response
+        return original(self, step_run)
+
+    return create_run_step
+
+
+def _store_keeping_cache_of(zen_store: Any) -> CacheKeeper | None:
+    """The adapter that answers the cache questions of ``zen_store``, or ``None`` when ZenML's
+    own code does (switched off, a server process, no adapter chosen, or one that keeps no
+    cache of this store)."""
+    store = _store
+    if not _enabled or store is None or store_internals.is_server_process():
+        return None
     try:
-        return schema.fast_path(Path(file)).enabled
-    except (sqlite3.Error, OSError):
-        return False
+        return store if store.keeps_cache_of(zen_store) else None
+    except Exception:  # a store that cannot be told now: ZenML's own code answers
+        return None
 
 
-def _active_project_id() -> UUID:
-    from zenml.client import Client
-
-    return Client().active_project.id
-
-
-def lookup(engine: Any, cache_key: str, project_id: UUID) -> CachedStepRun | None:
-    """The newest completed, unexpired step run of ``project_id`` with ``cache_key``.
-
-    The same conditions and order as ZenML's ``get_cached_step_run`` (which lists step runs
-    filtered by project, cache key, ``cache_expired=False`` and status ``completed``, newest
-    ``created`` first), answered with the ``cache_key`` index.
-    """
-    from sqlalchemy import or_, select
-    from zenml.enums import ExecutionStatus
-
-    run = schema.core_table("step_run").c
-    hit_query = (
-        select(run.id, run.cache_expires_at, run.docstring, run.source_code)
-        .where(run.cache_key == cache_key)
-        .where(run.project_id == project_id)
-        .where(run.status == ExecutionStatus.COMPLETED.value)
-        .where(
-            or_(run.cache_expires_at.is_(None), run.cache_expires_at > store_internals.utc_now())
-        )
-        .order_by(run.created.desc(), run.id.desc())
-        .limit(1)
-    )
-    inputs_table = schema.core_table("step_run_input_artifact").c
-    outputs_table = schema.core_table("step_run_output_artifact").c
-    with engine.connect() as connection:
-        hit = connection.execute(hit_query).first()
-        if hit is None:
-            return None
-        inputs = connection.execute(
-            select(inputs_table.name, inputs_table.artifact_id, inputs_table.input_index)
-            .where(inputs_table.step_id == hit.id)
-            .order_by(inputs_table.input_index)
-        ).all()
-        outputs = connection.execute(
-            select(outputs_table.name, outputs_table.artifact_id).where(
-                outputs_table.step_id == hit.id
-            )
-        ).all()
-    return CachedStepRun(
-        id=hit.id,
-        cache_expires_at=hit.cache_expires_at,
-        docstring=hit.docstring,
-        source_code=hit.source_code,
-        inputs=_group((row.name, row.artifact_id) for row in inputs),
-        outputs=_group((row.name, row.artifact_id) for row in outputs),
-    )
-
-
-def _group(pairs: Any) -> dict[str, list[ArtifactRef]]:
-    grouped: dict[str, list[ArtifactRef]] = {}
-    for name, artifact_id in pairs:
-        grouped.setdefault(name, []).append(ArtifactRef(id=artifact_id))
-    return grouped
+def _fast_path_applies(zen_store: Any) -> bool:
+    """Whether the cache questions of ``zen_store`` are answered by Kitaru's code now."""
+    return _store_keeping_cache_of(zen_store) is not None

@@ -2,5 +2,5 @@
 
 Each command parses its arguments, calls the same request builders and services as the MCP
 tools, and renders the result as a rich table (people) or stable JSON (scripts). Command modules
-import only ``click`` at import time, so ``kitaru --help`` never loads ZenML.
+import only ``click`` at import time, so ``kitaru --help`` never loads the engine.
 """

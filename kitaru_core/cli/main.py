@@ -71,14 +71,16 @@ def main() -> NoReturn:
     """The console script: run the command line of this process, then exit with its code.
 
     A ``kitaru`` process lives for one command, so two costs of a long-lived interpreter are
-    skipped: the cyclic garbage collector while ZenML's thousands of classes are imported
+    skipped: the cyclic garbage collector while the engine's thousands of classes are imported
     (commands that keep running, such as ``--wait`` and ``--follow``, switch it back on), and
     the interpreter's teardown once the output is flushed and exit hooks have run (about a
-    second after ZenML was imported; nothing is written then).
+    second after the engine was imported; nothing is written then).
     """
     gc.disable()
     code = run()
-    if "zenml" not in sys.modules:
+    from kitaru_core.backend.warmup import engine_loaded  # cheap: no engine import
+
+    if not engine_loaded():
         sys.exit(code)  # a cheap process: the normal exit is fast
     atexit._run_exitfuncs()  # logging.shutdown() and the like still run
     for stream in (sys.stdout, sys.stderr):

@@ -133,7 +133,7 @@ def status_text(status: Any) -> str:
 
 
 def local_time(moment: datetime) -> datetime:
-    """ZenML stores naive UTC times; show them in the user's time zone."""
+    """The store keeps naive UTC times; show them in the user's time zone."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone()
 

@@ -125,12 +125,9 @@ def _render_info(out: Console, info: SystemInfo) -> None:
         message = (health.error or {}).get("message", "unknown error")
         check = f"[red]failed[/] after {health.latency_ms} ms: {escape(message)}"
     extra: list[tuple[str, object]] = [
-        ("Kitaru", versions.kitaru_mcp or "[dim]not installed[/]"),
-        ("ZenML", versions.zenml or "[dim]not installed[/]"),
-        ("MCP SDK", versions.mcp or "[dim]not installed[/]"),
-        ("Python", f"{versions.python} on {versions.platform}"),
-        ("Store check", check),
+        (name, version or "[dim]not installed[/]") for name, version in versions.packages()
     ]
+    extra += [("Python", f"{versions.python} on {versions.platform}"), ("Store check", check)]
     _render_status(out, info, extra)
     if not health.ok:
         note("The store could not be reached; see the problems above.")

@@ -34,6 +34,17 @@ PUBLIC_VARS = (
 )
 
 _URL = "KITARU_SERVER_URL"
+
+# The execution engine Kitaru runs on, as users know it, and the distribution that installs it:
+# the one place the surfaces and services take the engine's name from.
+ENGINE = "ZenML"
+ENGINE_DISTRIBUTION = "zenml"
+# The engine's own variable naming a server; honoured below ``KITARU_SERVER_URL``.
+ENGINE_SERVER_URL_VAR = "ZENML_STORE_URL"
+# The variables that name a server (each wins over a persisted login in new processes).
+SERVER_URL_VARS = (_URL, ENGINE_SERVER_URL_VAR)
+# The variables that, when set, choose a server connection over a persisted login.
+SERVER_VARS = (_URL, "KITARU_AUTH_TOKEN", ENGINE_SERVER_URL_VAR)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 

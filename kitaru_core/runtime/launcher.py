@@ -1,8 +1,9 @@
 """Start flows on ZenML: build the dynamic pipeline, resolve its settings, run it, and hold
 the flow body's scope (context, heartbeat, logs) while it runs.
 
-Stack lookups, the run's writes (result, cancellation) and the source root are the backend's
-(``backend/stack_lookup.py``, ``run_writes.py``, ``source_root.py``).
+Stack lookups, the run's result, the source root and the execution store (cancellation, the
+checkpoint cache) are the backend's (``backend/stack_lookup.py``, ``run_writes.py``,
+``source_root.py``, ``store/``).
 """
 
 from __future__ import annotations
@@ -72,9 +73,14 @@ def build_pipeline(flow: LaunchableFlow) -> Any:
 
 def run_flow_body(flow: LaunchableFlow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """The body ZenML runs: the user's function inside a Kitaru flow scope."""
+    from kitaru_core.backend import step_cache
     from kitaru_core.backend.run_writes import record_result
+    from kitaru_core.backend.store import execution_store
     from kitaru_core.backend.zenml_compat.runner import current_run
 
+    # The run's checkpoint cache questions go to its store's adapter, chosen once per run (the
+    # backend's cache hooks cannot import the store choice: it sits above their bootstrap).
+    step_cache.use_store(execution_store)
     run = current_run()
     exec_id = str(run.id)
     with _started_lock:
@@ -111,11 +117,11 @@ def run_flow_body(flow: LaunchableFlow, args: tuple[Any, ...], kwargs: dict[str,
 
 def _finish_cancelled(exec_id: str) -> None:
     """Record the cancellation and leave the run without ZenML marking it failed."""
-    from kitaru_core.backend.run_writes import mark_cancelled
+    from kitaru_core.backend.store import execution_store
     from kitaru_core.backend.zenml_compat.runner import abort_signal
 
     terminal.cancelled(exec_id)
-    mark_cancelled(exec_id)
+    execution_store().mark_cancelled(exec_id)
     # ZenML leaves the status alone for this signal (it is what an aborted wait raises).
     raise abort_signal("cancelled") from None
 

@@ -40,6 +40,7 @@ def retry(exec_id: str) -> StartedExecution:
     The retry is a new execution linked to the failed one by ``original_exec_id``.
     """
     from kitaru_core.backend import replay
+    from kitaru_core.backend.store import execution_store
     from kitaru_core.runtime.detach import start_job
 
     execution = get(exec_id)
@@ -59,7 +60,7 @@ def retry(exec_id: str) -> StartedExecution:
     _refuse_in_worker(exec_id, "retried")
     job = RerunJob(exec_id=exec_id, skip=replay.successful_calls(exec_id), live=False)
     new_id, log_file = start_job(job)
-    replay.mark_retried(exec_id, new_id)
+    execution_store().mark_retried(exec_id, new_id)
     return _started(new_id, log_file)
 
 
@@ -124,10 +125,11 @@ def replay(
 def cancel(exec_id: str, *, grace: float = CANCEL_GRACE) -> Execution:
     """Stop a running or waiting execution; completed checkpoints stay."""
     from kitaru_core import liveness
-    from kitaru_core.backend import cancel as backend_cancel
-    from kitaru_core.backend import waits
+    from kitaru_core.backend.store import execution_store
     from kitaru_core.runtime import cancellation
 
+    store = execution_store()
+    waits = store.wait_operations()
     execution = get(exec_id)
     if execution.status.is_finished:
         raise KitaruStateError(
@@ -139,7 +141,7 @@ def cancel(exec_id: str, *, grace: float = CANCEL_GRACE) -> Execution:
         waits.resolve(waits.find_condition(exec_id, None), abort=True)
         return get(exec_id)
     if execution.status == ExecutionStatus.WAITING:
-        backend_cancel.stop_run(exec_id, "Cancelled by request.")
+        store.stop_run(exec_id, "Cancelled by request.")
         return get(exec_id)
     cancellation.request(exec_id)
     record = liveness.read(exec_id)
@@ -151,5 +153,5 @@ def cancel(exec_id: str, *, grace: float = CANCEL_GRACE) -> Execution:
     if record and liveness.pid_alive(int(record["pid"])) and int(record["pid"]) != os.getpid():
         os.kill(int(record["pid"]), signal.SIGKILL)
     reason = f"Cancelled by request; stopped after a {grace:g} s grace period."
-    backend_cancel.stop_run(exec_id, reason)
+    store.stop_run(exec_id, reason)
     return get(exec_id)

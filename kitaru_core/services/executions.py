@@ -202,11 +202,11 @@ def logs(
     exec_id: str, *, checkpoint: str | None = None, limit: int | None = None, head: bool = False
 ) -> tuple[list[LogEntry], bool]:
     """The execution's log lines (the last ``limit`` by default); returns ``(lines, truncated)``."""
-    from kitaru_core.backend.execution_views import log_entries
+    from kitaru_core.backend.store import execution_store
 
     size = check_limit(DEFAULT_LOG_LIMIT if limit is None else limit, maximum=MAX_LOG_LIMIT)
     known_calls = _call_ids(exec_id)  # also checks that the execution exists
-    entries = log_entries(str(exec_id))
+    entries = execution_store().log_entries(str(exec_id))
     if checkpoint is not None:
         calls = known_calls | {e.checkpoint for e in entries if e.checkpoint}
         if checkpoint not in calls:
@@ -410,7 +410,7 @@ def _resume_when_paused(exec_id: str, local: LocalWaits | None = None) -> Starte
         continued = resume_without_file(exec_id)  # a flow defined outside a file: only here
         if continued is not None:
             return continued
-    # An answer returns once a worker took the resume over: a pool still loading ZenML (a
+    # An answer returns once a worker took the resume over: a pool still loading the engine (a
     # fresh MCP server) would hold it for seconds, while a spawned worker reports at once.
     exec_id, log_file = start_job(ResumeJob(exec_id=exec_id), wait_for_pool=False)
     return StartedExecution(exec_id=exec_id, status=ExecutionStatus.RUNNING, log_file=str(log_file))
@@ -509,7 +509,7 @@ def follow_logs(
     finishes (``tail -f`` for an execution)."""
     import time
 
-    from kitaru_core.backend.execution_views import log_entries
+    from kitaru_core.backend.store import execution_store
 
     # Validates the execution, the checkpoint and the limit before anything is yielded.
     logs(exec_id, checkpoint=checkpoint, limit=limit)
@@ -520,7 +520,7 @@ def follow_logs(
         finished = get(exec_id).status.is_finished
         entries = [
             entry
-            for entry in log_entries(str(exec_id))
+            for entry in execution_store().log_entries(str(exec_id))
             if checkpoint is None or entry.checkpoint == checkpoint
         ]
         yield from entries[-size:] if seen is None else entries[seen:]

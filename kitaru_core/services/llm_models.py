@@ -9,7 +9,7 @@ different model is never picked silently, it may cost more or behave differently
 ``model=`` and ``KITARU_DEFAULT_MODEL`` keep working; the next alias registered becomes the
 default, or registering an alias again with ``default=True`` picks one.
 
-Nothing here imports ZenML or LiteLLM (only checking that a secret exists touches the store).
+Nothing here imports the engine or LiteLLM (only checking that a secret exists touches the store).
 """
 
 from __future__ import annotations

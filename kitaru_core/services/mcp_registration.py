@@ -6,7 +6,7 @@ absolute path and writes the config dir in effect into ``env`` explicitly, so th
 the same store as the ``kitaru`` that printed it. Secrets are never written: a ``.mcp.json``
 is a project file that ends up in commits.
 
-Cheap to import (no ZenML): ``kitaru mcp config`` stays fast.
+Cheap to import (no engine import): ``kitaru mcp config`` stays fast.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""Secrets: named sets of KEY=VALUE pairs kept in the Kitaru store (ZenML secrets).
+"""Secrets: named sets of KEY=VALUE pairs kept in the Kitaru store (the engine's secret store).
 
 A model alias names a secret (``kitaru model register fast --model openai/gpt-4o-mini --secret
 openai``); ``llm()`` reads its values for that one call. No operation here returns, prints or
 logs a value: results carry the name and the key names only.
 
-The backend (and so ZenML) is imported inside the functions, so importing this module is cheap.
+The backend (and so the engine) is imported inside the functions, so importing this module is
+cheap.
 """
 
 from __future__ import annotations

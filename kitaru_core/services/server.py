@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from kitaru_core.config.env import SERVER_URL_VARS, SERVER_VARS
 from kitaru_core.errors import KitaruUsageError
 from kitaru_core.models_system import ServerConnection
 
@@ -91,8 +92,8 @@ def connect(
 
     Everything is validated before anything changes: a blank or non-http(s) URL, or a blank key
     or project, is a usage error; an unreachable server is a backend error within seconds.
-    The login is the lowest connection layer, so ``KITARU_SERVER_URL`` / ``ZENML_STORE_URL``
-    in the environment still win in new processes (a warning says so).
+    The login is the lowest connection layer, so a server named in the environment
+    (``SERVER_URL_VARS``) still wins in new processes (a warning says so).
     """
     from kitaru_core.backend import server
 
@@ -109,7 +110,7 @@ def connect(
     warnings: list[str] = []
     if _env_server_set():
         warnings.append(
-            "KITARU_SERVER_URL / ZENML_STORE_URL are set in this environment and take "
+            f"{' / '.join(SERVER_URL_VARS)} are set in this environment and take "
             f"precedence over this login in new processes; unset them to use {url}."
         )
     server.connect_remote(
@@ -158,10 +159,7 @@ def _optional_text(value: object, label: str) -> str | None:
 
 
 def _env_server_set() -> bool:
-    return any(
-        os.environ.get(name, "").strip()
-        for name in ("KITARU_SERVER_URL", "KITARU_AUTH_TOKEN", "ZENML_STORE_URL")
-    )
+    return any(os.environ.get(name, "").strip() for name in SERVER_VARS)
 
 
 def logout() -> ServerConnection:

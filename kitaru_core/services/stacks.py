@@ -1,7 +1,7 @@
 """Stack operations shared by the CLI, the MCP server and the SDK.
 
 Each takes a validated request (see :mod:`kitaru_core.requests.stacks`) or a stack name/id and
-returns Kitaru models. The backend (and so ZenML) is imported inside the functions, so
+returns Kitaru models. The backend (and so the engine) is imported inside the functions, so
 importing this module stays cheap.
 """
 

@@ -2,8 +2,8 @@
 
 Both are diagnostics, so they never fail because the store is unreachable or a variable is
 wrong: such problems are reported inside the result (``problems`` / ``health.error``), next to
-everything that could still be read. ZenML is reached only through the backend bootstrap, and
-only when these functions run.
+everything that could still be read. The engine is reached only through the backend, and only
+when these functions run.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from kitaru_core.models_system import (
 )
 
 _SQLITE_PREFIX = "sqlite:///"
-# Distribution names whose versions `info` reports.
-_DISTRIBUTIONS = {"kitaru_mcp": "kitaru-mcp", "zenml": "zenml", "mcp": "mcp"}
 
 
 def get_status() -> SystemStatus:
@@ -71,19 +69,14 @@ def _fast_path(connection: ConnectionInfo) -> FastPathInfo | None:
         return None
     if state is None:
         return None
-    return FastPathInfo(
-        enabled=state.enabled,
-        reason=state.reason,
-        zenml_release=state.zenml_release,
-        revision=state.revision,
-        fix=None if state.enabled else local_store.FAST_PATH_FIX,
-    )
+    info = FastPathInfo.model_validate(state, from_attributes=True)
+    return info if info.enabled else info.model_copy(update={"fix": local_store.FAST_PATH_FIX})
 
 
 def expect_answer() -> None:
-    """An execution waits for an answer: where answering writes through ZenML, a process that
-    has not loaded it yet starts loading it in the background now, rather than when the answer
-    arrives. On the local store answers need no ZenML in this process
+    """An execution waits for an answer: where answering writes through the engine, a process
+    that has not loaded it yet starts loading it in the background now, rather than when the
+    answer arrives. On the local store answers need no engine in this process
     (``backend/local_waits.py``): loading it would only take CPU from the worker that resumes."""
     from kitaru_core.backend.bootstrap import open_in_background
     from kitaru_core.backend.store import execution_store
@@ -97,14 +90,15 @@ def expect_answer() -> None:
 
 
 def get_info() -> SystemInfo:
-    """``status`` plus the versions of Kitaru, ZenML, MCP and Python and a store health check."""
+    """``status`` plus the versions of Kitaru, the engine, MCP and Python and a store health
+    check."""
     status = get_status()
     return SystemInfo(**status.model_dump(), versions=versions(), health=check_store())
 
 
 def versions() -> VersionInfo:
     """Installed versions, read from package metadata (nothing is imported)."""
-    found = {field: _version(dist) for field, dist in _DISTRIBUTIONS.items()}
+    found = {field: _version(dist) for field, dist in VersionInfo.DISTRIBUTIONS.items()}
     return VersionInfo(
         **found, python=platform.python_version(), platform=platform.platform(terse=True)
     )
@@ -160,8 +154,8 @@ def _store_connection(configured: ConnectionInfo) -> ConnectionInfo:
 def _local_status(
     configured: ConnectionInfo,
 ) -> tuple[ConnectionInfo, str | None, StackInfo] | None:
-    """Connection, project and active stack read straight from the local store (no ZenML
-    import), or ``None`` where only ZenML can tell."""
+    """Connection, project and active stack read straight from the local store (without
+    loading the engine), or ``None`` where only the engine's client can tell."""
     from kitaru_core.backend.store import execution_store
 
     try:
@@ -171,10 +165,10 @@ def _local_status(
             return None
         project = store.project_name()
         if project is None:
-            return None  # a project deleted meanwhile: the ZenML path reports it
-        stack = store.active_stack()  # (a missing active stack is repaired through ZenML)
+            return None  # a project deleted meanwhile: the engine's path reports it
+        stack = store.active_stack()  # (the engine's client repairs a missing active stack)
     except Exception:
-        return None  # the ZenML path reports the problem, with what it can still read
+        return None  # the engine's path reports the problem, with what it can still read
     source = configured.source if configured.kind != "unknown" else "default"
     return ConnectionInfo(kind="local", location=database, source=source), project, stack
 

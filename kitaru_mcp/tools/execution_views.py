@@ -404,6 +404,19 @@ class _ProgressReporter:
             elapsed,
             f"{execution.status.value}: {len(self._finished)} checkpoint call(s) finished",
         )
+        if self._wanted():
+            # The official TypeScript client runs a notification's handler a tick later but
+            # handles a response at once, dropping the request's progress handler: notices
+            # read in the same chunk as the result are lost. A short pause lets them arrive
+            # on their own first (only for callers that asked for progress).
+            import anyio
+
+            await anyio.sleep(_NOTICE_GAP_SECONDS)
+
+    def _wanted(self) -> bool:
+        """Whether the caller sent a progress token (without one the SDK sends nothing)."""
+        meta = getattr(self._ctx.request_context, "meta", None) or {}
+        return bool(meta.get("progress_token"))
 
     async def _send(self, elapsed: float, message: str) -> None:
         value = round(min(elapsed, self._seconds), 3)
@@ -413,3 +426,5 @@ class _ProgressReporter:
 
 
 _CALL_FINISHED = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED})
+# Between the last progress notice and the result (see ``_ProgressReporter.end``).
+_NOTICE_GAP_SECONDS = 0.05

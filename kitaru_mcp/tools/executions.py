@@ -33,15 +33,13 @@ from kitaru_mcp.results import (
     json_size,
     paginate,
 )
+from kitaru_mcp.tools import execution_answers
 from kitaru_mcp.tools.execution_views import (
     ExecId,
     ExecutionDetails,
     ExecutionSummary,
-    Followed,
     StartedRun,
-    WaitHandler,
     WaitSeconds,
-    WaitStep,
     execution_view,
     expect_answer_if_waiting,
     follow_answering,
@@ -300,7 +298,7 @@ async def kitaru_executions_run(
 
     state = elicitation.round_state(ctx)
     if state is not None:  # 2026-07-28: the client brings the user's answer back
-        return await _run_next_round(ctx, state, wait_seconds, confirm_with_user)
+        return await execution_answers.next_run_round(ctx, state, wait_seconds, confirm_with_user)
     options = options_of(ctx)
 
     def start() -> StartedExecution:
@@ -310,83 +308,8 @@ async def kitaru_executions_run(
         return executions.start(checked, inputs=args, stack=stack)
 
     started = await anyio.to_thread.run_sync(start)
-    on_wait = _asking_the_user(ctx, started, confirm_with_user)
+    on_wait = execution_answers.asking_the_user(ctx, started, confirm_with_user)
     return await follow_answering(ctx, started, wait_seconds, on_wait=on_wait)
-
-
-def _asking_the_user(
-    ctx: Context[Any, Any], started: StartedExecution, confirm: bool | None
-) -> WaitHandler:
-    """While a run is followed: put each wait it meets to the user (when they can be asked)."""
-
-    async def on_wait(execution: Execution, followed: Followed) -> WaitStep:
-        prepared = elicitation.prepare(ctx, execution, confirm)
-        if prepared is None:
-            return WaitStep()
-        if isinstance(prepared, str):
-            return WaitStep(note=prepared)
-        extra = {"followed": followed.to_dict(), "flow": started.flow, "log_file": started.log_file}
-        asked = await elicitation.ask(ctx, prepared, extra)
-        if isinstance(asked, InputRequiredResult):
-            return WaitStep(input_required=asked)
-        return await _settle(started.exec_id, asked)
-
-    return on_wait
-
-
-async def _settle(exec_id: str, asked: elicitation.Asked) -> WaitStep:
-    """Record an accepted answer while following; say what happened either way. A refused
-    answer is told in next_step, not raised, so that the result keeps the exec_id."""
-    from kitaru_core.errors import KitaruError
-
-    if asked.action != "accept":
-        return WaitStep(note=elicitation.declined_note(asked))
-    try:
-        await _record(exec_id, asked, resume=True)
-    except KitaruError as exc:
-        return WaitStep(note=elicitation.refused_note(asked, exc.code, exc.message))
-    return WaitStep(go_on=True, note=elicitation.answered_note(asked.wait))
-
-
-async def _record(exec_id: str, asked: elicitation.Asked, *, resume: bool) -> Execution:
-    """The user's answer, recorded exactly as kitaru_executions_input records a value."""
-    import anyio
-
-    from kitaru_core.services import executions
-
-    def record() -> Execution:
-        return executions.input(exec_id, value=asked.value, wait=asked.wait, resume=resume)
-
-    return await anyio.to_thread.run_sync(record)
-
-
-async def _run_next_round(
-    ctx: Context[Any, Any],
-    state: elicitation.RoundState,
-    wait_seconds: float,
-    confirm: bool | None,
-) -> StartedRun | InputRequiredResult:
-    """A later round of a run (2026-07-28 wire): the execution was started in the first one;
-    record the user's answer and go on following where the last round stopped."""
-    extra = state.extra
-    started = StartedExecution(
-        exec_id=state.exec_id,
-        status=ExecutionStatus.WAITING,
-        flow=extra.get("flow"),
-        log_file=extra.get("log_file"),
-    )
-    followed = Followed.from_dict(extra.get("followed") or {})
-    notes: list[str] = []
-    asked = elicitation.answer_in_round(ctx, state)
-    if asked is None:  # retried without an answer: the wait may be asked again
-        followed.asked = [name for name in followed.asked if name != state.wait]
-    else:
-        step = await _settle(state.exec_id, asked)
-        notes = [step.note] if step.note else []
-    on_wait = _asking_the_user(ctx, started, confirm)
-    return await follow_answering(
-        ctx, started, wait_seconds, on_wait=on_wait, resumed=followed, notes=notes
-    )
 
 
 def kitaru_executions_waiting(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> WaitPage:
@@ -448,17 +371,10 @@ async def kitaru_executions_input(
 
     note: str | None = None
     if value is None:
-        asked = await _ask_for_value(ctx, exec_id, wait, confirm_with_user)
-        if isinstance(asked, InputRequiredResult):
-            return asked
-        if isinstance(asked, str):
-            note = asked  # the schema cannot be a form: today's answer, with the reason
-        elif asked is not None and asked.action != "accept":
-            execution = await anyio.to_thread.run_sync(executions.get, exec_id)
-            return _noted(execution_view(execution), elicitation.declined_note(asked))
-        elif asked is not None:
-            value, wait = asked.value, asked.wait
-            note = elicitation.answered_note(asked.wait)
+        answer = await execution_answers.answer_from_user(ctx, exec_id, wait, confirm_with_user)
+        if not isinstance(answer, execution_answers.UserAnswer):
+            return answer  # the question for the client, or the wait the user left pending
+        value, wait, note = answer.value, answer.wait, answer.note
 
     def record() -> Execution:
         return executions.input(exec_id, value=value, wait=wait, resume=resume)
@@ -469,39 +385,7 @@ async def kitaru_executions_input(
         if note is not None and value is None:
             exc.hint = note
         raise
-    return _noted(execution_view(execution), note)
-
-
-async def _ask_for_value(
-    ctx: Context[Any, Any], exec_id: str, wait: str | None, confirm: bool | None
-) -> elicitation.Asked | InputRequiredResult | str | None:
-    """The user's answer for the pending wait (or the question to return, a note why they
-    cannot be asked, ``None`` when they are not). Without elicitation nothing is even read."""
-    import anyio
-
-    from kitaru_core.services import executions
-
-    if confirm is False or elicitation.wire(ctx) is None:
-        return None
-    state = elicitation.round_state(ctx)
-    if state is not None:
-        answered = elicitation.answer_in_round(ctx, state)
-        if answered is not None:
-            return answered
-    execution = await anyio.to_thread.run_sync(executions.get, exec_id)
-    pending = execution.pending_wait
-    if pending is None or (wait is not None and wait != pending.name):
-        return None  # the service explains what is wrong, as today
-    prepared = elicitation.prepare(ctx, execution, confirm)
-    if prepared is None or isinstance(prepared, str):
-        return prepared
-    return await elicitation.ask(ctx, prepared)
-
-
-def _noted(view: ExecutionDetails, note: str | None) -> ExecutionDetails:
-    if note is None:
-        return view
-    return view.model_copy(update={"hint": " ".join(filter(None, [note, view.hint]))})
+    return execution_answers.noted(execution_view(execution), note)
 
 
 def kitaru_executions_abort_wait(exec_id: ExecId, wait: WaitName = None) -> ExecutionDetails:

@@ -10,11 +10,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from kitaru_core.config.env import ENGINE
 from kitaru_core.models import StackComponentInfo, StackDetails, StackInfo, StackListItem
 from kitaru_mcp.results import DEFAULT_LIMIT, Cursor, Limit, Page, paginate
 
 STACK_TYPES = ["local", "kubernetes", "vertex", "sagemaker", "azureml"]
 _PAGE_KIND = "stacks"
+_EXTRA_HELP = (
+    f"Advanced {ENGINE} component settings: {{target: {{field: value}}}} or "
+    "['target.field=value', …]; targets are orchestrator, artifact_store, "
+    "container_registry (not for local stacks)."
+)
 
 
 class StackPage(Page[StackListItem]):
@@ -166,9 +172,7 @@ def kitaru_stacks_create(
     extra: Annotated[
         dict[str, Any] | list[str] | None,
         Field(
-            description="Advanced ZenML component settings: {target: {field: value}} or "
-            "['target.field=value', …]; targets are orchestrator, artifact_store, "
-            "container_registry (not for local stacks).",
+            description=_EXTRA_HELP,
             examples=[{"orchestrator": {"synchronous": False}}],
         ),
     ] = None,

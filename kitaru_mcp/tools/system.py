@@ -45,9 +45,9 @@ def kitaru_status() -> SystemStatus:
 
 
 def kitaru_info(ctx: Context[Any, Any]) -> InfoResult:
-    """Everything kitaru_status shows, plus the versions of kitaru-mcp, ZenML, mcp and Python,
-    a timed store health check, and this MCP server's mode (with the tools it hides and the
-    mode each needs).
+    """Everything kitaru_status shows, plus the versions of kitaru-mcp, the engine, mcp and
+    Python, a timed store health check, and this MCP server's mode (with the tools it hides and
+    the mode each needs).
 
     Use it to diagnose failures (a backend_error, a slow store) or to learn which tools this
     server's mode allows. If `health.ok` is false, follow `health.error.hint`; otherwise go

@@ -13,25 +13,10 @@
 // It only knows the schemas after listTools(), so tools are listed first.
 import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { transportFor } from './connect.mjs';
 
 // A tool call may start a flow and follow it for a while; the SDK's default is 60 s.
 const CALL_TIMEOUT_MS = 120_000;
-
-function transportFor(kind, rest) {
-  if (kind === 'stdio') {
-    const [command, ...args] = rest;
-    // The SDK passes only a few "safe" variables by default; the server needs all of ours
-    // (KITARU_CONFIG_PATH above all). Its stderr stays ours, for the test's failure output.
-    return new StdioClientTransport({ command, args, env: { ...process.env }, stderr: 'inherit' });
-  }
-  if (kind === 'http') {
-    const headers = { Authorization: `Bearer ${process.env.KITARU_MCP_TOKEN ?? ''}` };
-    return new StreamableHTTPClientTransport(new URL(rest[0]), { requestInit: { headers } });
-  }
-  throw new Error(`unknown transport ${kind}: use stdio or http`);
-}
 
 // An isError result must carry the JSON error body as text: {"error": {"code", "message", ...}}.
 function errorText(result) {

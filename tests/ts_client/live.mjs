@@ -15,29 +15,15 @@
 // Prints one JSON report on stdout; the test decides what is right.
 import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   ElicitRequestSchema,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { transportFor } from './connect.mjs';
 
 const CALL_TIMEOUT_MS = 180_000; // a loaded machine may take long to run a flow
 const EVENT_TIMEOUT_MS = 180_000;
 const WAIT_SECONDS = 60;
-
-function transportFor(kind, rest) {
-  if (kind === 'stdio') {
-    const [command, ...args] = rest;
-    // The server needs all of our environment (KITARU_CONFIG_PATH above all).
-    return new StdioClientTransport({ command, args, env: { ...process.env }, stderr: 'inherit' });
-  }
-  if (kind === 'http') {
-    const headers = { Authorization: `Bearer ${process.env.KITARU_MCP_TOKEN ?? ''}` };
-    return new StreamableHTTPClientTransport(new URL(rest[0]), { requestInit: { headers } });
-  }
-  throw new Error(`unknown transport ${kind}: use stdio or http`);
-}
 
 // Resource updates arrive as notifications; a waiter per URI turns them into awaitable events.
 class Updates {

@@ -1,5 +1,6 @@
 """``ExecutionStore``: what the services read (and the few writes they need) about executions,
-waits and stacks, whichever store answers.
+waits, logs and stacks, and how a run's checkpoint cache is looked up and recorded, whichever
+store answers.
 
 An adapter only produces rows (``rows.py``) and performs the writes; the operations the
 services call are written here once, over those rows, with the view builders of ``views.py``.
@@ -10,20 +11,27 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
+from kitaru_core.backend import execution_views
 from kitaru_core.backend.store import views
+from kitaru_core.backend.store.cache_lookup import ASK_ZENML, AskZenML
 from kitaru_core.backend.store.rows import RunRow, StepRow, WaitRow
 from kitaru_core.models import (
     Execution,
     ExecutionStatus,
     Failure,
+    LogEntry,
     StackInfo,
     StackListItem,
     WaitInfo,
 )
 
 if TYPE_CHECKING:
+    from kitaru_core.backend.local_changes import LocalChanges
     from kitaru_core.backend.local_waits import LocalWaits
+    from kitaru_core.backend.server_changes import ServerChanges
+    from kitaru_core.backend.store.cache_lookup import CachedStepRun
 
 
 class ExecutionStore(ABC):
@@ -81,10 +89,56 @@ class ExecutionStore(ABC):
         liveness record here proves nothing: see ``views.crash_reason``)."""
         return False
 
+    def log_entries(self, exec_id: str) -> list[LogEntry]:
+        """The execution's log lines, oldest first. Kitaru keeps them itself, in a file per
+        execution on local stacks (ZenML has no client-side logs API), so every adapter reads
+        that file."""
+        return execution_views.log_entries(exec_id)
+
     # ----------------------------------------------------------------------------- writes
     @abstractmethod
     def mark_interrupted(self, exec_id: str, message: str) -> None:
         """Mark a crashed execution and its unfinished checkpoint calls failed."""
+
+    @abstractmethod
+    def mark_cancelled(self, exec_id: str) -> None:
+        """Record that the execution stopped because its cancellation was requested (the flow
+        body's process writes it, as the body unwinds)."""
+
+    @abstractmethod
+    def stop_run(self, exec_id: str, reason: str) -> None:
+        """Mark the execution and its unfinished checkpoint calls stopped, with ``reason``
+        (the canceller writes it: the process is gone, was killed, or is not polling)."""
+
+    @abstractmethod
+    def mark_retried(self, exec_id: str, new_exec_id: str) -> None:
+        """Record on ``exec_id`` the execution that retries it (in the run's metadata)."""
+
+    # --------------------------------------------------------------------- change watching
+    @abstractmethod
+    def change_source(self) -> LocalChanges | ServerChanges:
+        """What a watcher polls to learn what changed (``services/changes.py`` compares the
+        answers): the local file's marks, or the backend's client asked what was written."""
+
+    # -------------------------------------------------------------------------- the cache
+    # ZenML asks its cache questions from inside a run (``backend/step_cache.py`` hooks them);
+    # ``zen_store`` is the ZenML store that run writes to. By default ZenML's own code answers.
+    def keeps_cache_of(self, zen_store: Any) -> bool:
+        """Whether this adapter looks up and records the cache hits of ``zen_store`` itself
+        (``False``: ZenML's own code does)."""
+        return False
+
+    def cached_step_run(
+        self, zen_store: Any, cache_key: str, project_id: UUID
+    ) -> CachedStepRun | AskZenML | None:
+        """ZenML's cache lookup: the newest completed, unexpired step run of ``project_id``
+        with ``cache_key`` (``None``: a miss), or :data:`ASK_ZENML`."""
+        return ASK_ZENML
+
+    def record_cache_hit(self, zen_store: Any, request: Any) -> Any | None:
+        """Write the cached step run that ``request`` (a ZenML step run request) describes and
+        return its response; ``None``: nothing was written, ZenML's own method records it."""
+        return None
 
     def waits_for_answers(self, exec_id: str) -> LocalWaits | None:
         """A faster way to answer ``exec_id``'s waits than :meth:`wait_operations`, where

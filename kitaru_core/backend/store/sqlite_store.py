@@ -3,24 +3,34 @@ tables with ``sqlite3`` — no ZenML import, a few queries per answer, none per 
 
 When it applies is decided by ``local_store.open_local`` (the fast-path guard). A read that
 SQLite fails (a store being migrated, a file replaced underneath) is answered by
-:class:`ZenMLStore` instead; Kitaru's own errors (not found, bad id) pass through. Writes (the
-rare crash marking) go through ZenML: the connection here is read-only.
+:class:`ZenMLStore` instead; Kitaru's own errors (not found, bad id) pass through. The rare
+status writes (crash marking, cancellation, stopping, the retry link) go through ZenML: the
+connection here is read-only. A watcher polls the file itself (``backend/local_changes.py``).
+
+Inside a run on this store, the checkpoint cache is looked up with a few indexed selects
+(``cache_lookup.py``) and a cache hit recorded with a few inserts (``backend/cache_record.py``),
+both through the engine of ZenML's own store object, whose file this adapter reads.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from kitaru_core.backend import local_store
+from kitaru_core.backend.local_changes import LocalChanges
 from kitaru_core.backend.local_store import LocalStore, hex_id, in_list, not_found, timestamp
 from kitaru_core.backend.status import zenml_values
+from kitaru_core.backend.store.cache_lookup import ASK_ZENML, AskZenML, CachedStepRun, lookup
 from kitaru_core.backend.store.interface import ExecutionStore
 from kitaru_core.backend.store.rows import OutputRow, RunRow, StepRow, WaitRow
+from kitaru_core.backend.zenml_compat.database import sqlite_engine, sqlite_file
 from kitaru_core.models import ExecutionStatus, StackInfo, StackListItem
 from kitaru_core.naming import LOCAL_LOGS_KEY, ORIGINAL_KEY, RESULT_KEY, SPEC_KEY
 
@@ -223,6 +233,38 @@ class SQLiteStore(ExecutionStore):
     def mark_interrupted(self, exec_id: str, message: str) -> None:
         self.fallback().mark_interrupted(exec_id, message)
 
+    def mark_cancelled(self, exec_id: str) -> None:
+        self.fallback().mark_cancelled(exec_id)
+
+    def stop_run(self, exec_id: str, reason: str) -> None:
+        self.fallback().stop_run(exec_id, reason)
+
+    def mark_retried(self, exec_id: str, new_exec_id: str) -> None:
+        self.fallback().mark_retried(exec_id, new_exec_id)
+
+    def change_source(self) -> LocalChanges:
+        return LocalChanges(self.local)
+
+    def keeps_cache_of(self, zen_store: Any) -> bool:
+        # Only ZenML's store on this very file: the lookup answers with ZenML's rows and the
+        # record writes through ZenML's engine, so both must mean the same database.
+        file = sqlite_file(zen_store)
+        return file is not None and _same_file(Path(file), self.local.database)
+
+    def cached_step_run(
+        self, zen_store: Any, cache_key: str, project_id: UUID
+    ) -> CachedStepRun | AskZenML | None:
+        if not self.keeps_cache_of(zen_store):
+            return ASK_ZENML
+        return lookup(sqlite_engine(zen_store), cache_key, project_id)
+
+    def record_cache_hit(self, zen_store: Any, request: Any) -> Any | None:
+        from kitaru_core.backend import cache_record
+
+        if not (self.keeps_cache_of(zen_store) and cache_record.applies(request)):
+            return None
+        return cache_record.record(zen_store, request)
+
     def waits_for_answers(self, exec_id: str) -> LocalWaits | None:
         from kitaru_core.backend.local_waits import for_answers
 
@@ -234,6 +276,15 @@ class SQLiteStore(ExecutionStore):
 
     def local_database(self) -> str | None:
         return str(self.local.database)
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first == second:
+        return True
+    try:  # the same file by another path (a symlink, a relative URL)
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def _run_id(exec_id: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitaru_core.backend.status import zenml_values
 from kitaru_core.backend.store import views, zenml_rows
@@ -11,13 +11,17 @@ from kitaru_core.backend.store.interface import ExecutionStore
 from kitaru_core.backend.store.rows import RunRow, StepRow, WaitRow
 from kitaru_core.models import ExecutionStatus, StackInfo, StackListItem
 
+if TYPE_CHECKING:
+    from kitaru_core.backend.server_changes import ServerChanges
+
 # The public statuses a pending wait moves a run between: ZenML cannot filter on them.
 _WAIT_DEPENDENT = (ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
 _SCAN_PAGE = 500
 
 
 class ZenMLStore(ExecutionStore):
-    """Every read and write through ZenML's client (imported on first use)."""
+    """Every read and write through ZenML's client (imported on first use). The checkpoint
+    cache is left to ZenML's own code (the interface's default)."""
 
     def is_remote(self) -> bool:
         from kitaru_core.backend.recovery import store_is_remote
@@ -94,6 +98,27 @@ class ZenMLStore(ExecutionStore):
         from kitaru_core.backend.recovery import mark_interrupted
 
         mark_interrupted(exec_id, message)
+
+    def mark_cancelled(self, exec_id: str) -> None:
+        from kitaru_core.backend.run_writes import mark_cancelled
+
+        mark_cancelled(exec_id)
+
+    def stop_run(self, exec_id: str, reason: str) -> None:
+        from kitaru_core.backend.cancel import stop_run
+
+        stop_run(exec_id, reason)
+
+    def mark_retried(self, exec_id: str, new_exec_id: str) -> None:
+        from kitaru_core.backend.replay import mark_retried
+
+        mark_retried(exec_id, new_exec_id)
+
+    def change_source(self) -> ServerChanges:
+        # ZenML's client answers on any store; this module and ZenML load on the first poll.
+        from kitaru_core.backend.server_changes import ServerChanges
+
+        return ServerChanges()
 
 
 def _window(filters: dict[str, Any], offset: int, size: int) -> tuple[list[RunRow], bool]:
