@@ -8,6 +8,9 @@ It uses a fresh temporary Kitaru config dir (a new SQLite store) and reports med
   first run of a new input against a fully cached re-run of it (the same fit for the re-runs,
   and the N = 10 ratio); ``--compare-zenml-cache`` measures the same pairs with Kitaru's cache
   fast path off (ZenML's own lookup and record), interleaved, for a same-run comparison;
+  ``--compare-record`` does the same for the uncached runs with the computed checkpoints'
+  record off, and ``--compare-run-record`` for both sections with the runs' status updates
+  recorded by ZenML's ``update_run`` (``run_record`` off);
 - manage: `input()` → `completed` for a detached worker that is waiting, replay from the middle
   of a 10-checkpoint execution (call return and completion, with the warm worker pool the MCP
   server uses), and warm `get` / `list` latency on a store with 200 executions.
@@ -22,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("KITARU_CONFIG_PATH", tempfile.mkdtemp(prefix="kitaru-bench-"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -123,35 +127,93 @@ def main() -> None:
         action="store_true",
         help="also measure cached re-runs with Kitaru's cache fast path off (ZenML's path)",
     )
+    parser.add_argument(
+        "--compare-record",
+        action="store_true",
+        help="also measure uncached runs with the computed-checkpoint record off (ZenML's path)",
+    )
+    parser.add_argument(
+        "--compare-run-record",
+        action="store_true",
+        help="also measure uncached runs and cached re-runs with the run status record off",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     salt = int(time.time())
     timed_run(2, salt, cache=False)  # warm-up: store bootstrap, imports, first pipeline
     if "runs" in args.sections:
-        bench_runs(sizes, args.repeats, salt, args.compare_zenml_cache)
+        bench_runs(
+            sizes,
+            args.repeats,
+            salt,
+            args.compare_zenml_cache,
+            args.compare_record,
+            args.compare_run_record,
+        )
     if "manage" in args.sections:
         bench_manage(args.repeats)
 
 
-def bench_runs(sizes: list[int], repeats: int, salt: int, compare: bool) -> None:
-    medians: dict[int, float] = {}
+def _run_record_variant(variants: dict[str, Any], compare_run_record: bool) -> dict[str, Any]:
+    """``variants`` plus, with ``compare_run_record``, one with the run status record off."""
+    if compare_run_record:
+        from kitaru_core.backend.run_record import zenml_path_only
+
+        variants["zenml-run-record"] = zenml_path_only
+    return variants
+
+
+def bench_runs(
+    sizes: list[int],
+    repeats: int,
+    salt: int,
+    compare: bool,
+    compare_record: bool = False,
+    compare_run_record: bool = False,
+) -> None:
+    """Uncached runs; with ``compare_record``, every run is also measured with the computed
+    checkpoints' completion recorded by ZenML's own path, and with ``compare_run_record`` with
+    the run's status updates by ZenML's ``update_run``, interleaved (same load for all)."""
+    import contextlib
+
+    from kitaru_core.backend.step_record import zenml_path_only
+
+    variants: dict[str, Any] = {"kitaru": contextlib.nullcontext, "zenml": zenml_path_only}
+    if not compare_record:
+        del variants["zenml"]
+    variants = _run_record_variant(variants, compare_run_record)
+    compared = len(variants) > 1
+    runs: dict[str, dict[int, list[float]]] = {name: {} for name in variants}
     for n in sizes:
-        runs = []
         for _ in range(repeats):
-            salt += 1
-            runs.append(timed_run(n, salt, cache=False))
-        medians[n] = statistics.median(runs)
+            for name, variant in variants.items():
+                salt += 1
+                with variant():
+                    runs[name].setdefault(n, []).append(timed_run(n, salt, cache=False))
+    for name in variants:
+        label = f"[{name} record path] " if compared else ""
+        medians = {n: statistics.median(runs[name][n]) for n in sizes}
+        for n in sizes:
+            print(
+                f"{label}N={n:>3}: median {medians[n] * 1000:8.1f} ms  (runs: "
+                + ", ".join(f"{r * 1000:.0f}" for r in runs[name][n])
+                + ")"
+            )
+        fixed, slope = least_squares([(n, medians[n]) for n in sizes])
         print(
-            f"N={n:>3}: median {medians[n] * 1000:8.1f} ms  (runs: "
-            + ", ".join(f"{r * 1000:.0f}" for r in runs)
-            + ")"
+            f"{label}per-checkpoint slope: {slope * 1000:.1f} ms; "
+            f"fixed per-run cost: {fixed * 1000:.0f} ms"
         )
-    fixed, slope = least_squares([(n, medians[n]) for n in sizes])
-    print(f"per-checkpoint slope: {slope * 1000:.1f} ms; fixed per-run cost: {fixed * 1000:.0f} ms")
-    bench_cached(sizes, repeats, salt, compare)
+    bench_cached(sizes, repeats, salt, compare, compare_run_record)
 
 
-def bench_cached(sizes: list[int], repeats: int, salt: int, compare: bool = False) -> None:
+def bench_cached(
+    sizes: list[int],
+    repeats: int,
+    salt: int,
+    compare: bool = False,
+    compare_run_record: bool = False,
+) -> None:
     """Cached re-runs against first runs of the same input, caching on in both.
 
     Each pair gets inputs far from every other run's: a chain computes salt, salt + 1, ...,
@@ -163,9 +225,10 @@ def bench_cached(sizes: list[int], repeats: int, salt: int, compare: bool = Fals
 
     from kitaru_core.backend.step_cache import zenml_path_only
 
-    variants = {"kitaru": contextlib.nullcontext, "zenml": zenml_path_only}
+    variants: dict[str, Any] = {"kitaru": contextlib.nullcontext, "zenml": zenml_path_only}
     if not compare:
         del variants["zenml"]
+    variants = _run_record_variant(variants, compare_run_record)
     firsts: dict[str, dict[int, list[float]]] = {name: {} for name in variants}
     reruns: dict[str, dict[int, list[float]]] = {name: {} for name in variants}
     for n in sorted(set(sizes) | {10}):

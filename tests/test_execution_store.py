@@ -4,9 +4,10 @@ Real flows run first on the session's real store — completed, failed, waiting,
 process, cached calls, an ``llm()`` call, ``log()`` metadata and printed lines — and then every
 read of the interface is made through ``SQLiteStore`` (plain SQLite queries) and ``ZenMLStore``
 (ZenML's client) on that same store, and must give the same answer. The writes (crash marking,
-cancellation, stopping, the retry link) and the checkpoint cache's lookup are held to the same
-rule, and the adapter choice to "one adapter per store". What a watcher polls also comes from
-the adapter, and the watcher follows the store's choice when it changes.
+cancellation, stopping, the retry link), the checkpoint cache's lookup and the record of a
+computed call are held to the same rule, and the adapter choice to "one adapter per store".
+What a watcher polls also comes from the adapter, and the watcher follows the store's choice
+when it changes.
 """
 
 from __future__ import annotations
@@ -452,6 +453,76 @@ def test_the_cache_lookup_is_sqlites_and_left_to_zenml_by_zenml(
     assert not quick.keeps_cache_of(object())
     assert quick.cached_step_run(object(), step.cache_key, project) is ASK_ZENML
     assert slow.record_cache_hit(zen_store, object()) is None
+
+
+def _spy_on_records(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """The names of the step runs (and artifacts) Kitaru's own record wrote, by write: only
+    what it did write (it answers ``None`` when ZenML's method must do it)."""
+    from kitaru_core.backend import artifact_record, step_record
+
+    written: dict[str, list[str]] = {"start": [], "completion": [], "output": []}
+    for module, name, kind in (
+        (step_record, "create", "start"),
+        (step_record, "complete", "completion"),
+        (artifact_record, "record", "output"),
+    ):
+        original = getattr(module, name)
+
+        def spy(*args: Any, _original: Any = original, _kind: str = kind) -> Any:
+            response = _original(*args)
+            if response is not None:
+                written[_kind].append(response.name)
+            return response
+
+        monkeypatch.setattr(module, name, spy)
+    return written
+
+
+def test_a_computed_call_is_recorded_by_sqlite_and_left_to_zenml_by_zenml(
+    zenml_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A computed call's start, completion and output artifact: written by Kitaru's record with
+    ``SQLiteStore`` chosen, by ZenML's own methods with ``ZenMLStore`` chosen (as on a server or
+    an unknown schema), and stored the same either way."""
+    from flows import cache_paths
+    from test_step_record import CALL_IDS, stored_calls
+
+    def run_fan_flow() -> str:
+        count = 10 + int(new_salt()[:6], 16) % 100_000  # new inputs: every call computes
+        handle = cache_paths.fan_flow.run(str(tmp_path), new_salt(), count=count)
+        handle.wait(timeout=120)
+        return handle.exec_id
+
+    written = _spy_on_records(monkeypatch)
+    by_sqlite = run_fan_flow()
+    assert step_cache._store is adapter("sqlite")  # the run's choice, handed to the hooks
+    assert sorted(written["start"]) == sorted(CALL_IDS)
+    # ``noted`` logs metadata: its completion is ZenML's (SQLiteStore declines it).
+    assert sorted(written["completion"]) == sorted(CALL_IDS[:-1])
+    assert len(written["output"]) == len(CALL_IDS)
+    before = {kind: list(names) for kind, names in written.items()}
+    with monkeypatch.context() as server:
+        server.setattr(local_store, "open_local", lambda: None)  # as on a server
+        by_zenml = run_fan_flow()
+        assert step_cache._store is zenml_adapter()
+    assert written == before  # nothing of the second run went through Kitaru's record
+    mine, theirs = stored_calls(zenml_client, by_sqlite), stored_calls(zenml_client, by_zenml)
+    assert sorted(mine) == sorted(theirs) == sorted(CALL_IDS)
+    for call_id in CALL_IDS:
+        for part in ("row", "outputs", "inputs", "parents"):
+            assert mine[call_id][part] == theirs[call_id][part], (call_id, part)
+        assert mine[call_id]["row"]["status"] == "completed"
+
+
+def test_the_zenml_adapter_leaves_every_record_to_zenml(zenml_client: Any) -> None:
+    """ZenML's own methods write what an adapter declines: the ZenML adapter any call, and
+    ``SQLiteStore`` a call on a store that is not its file (a server's client)."""
+    zen_store = zenml_client.zen_store
+    for store, of in ((adapter("zenml"), zen_store), (adapter("sqlite"), object())):
+        assert not store.keeps_cache_of(of)
+        assert store.record_call_start(of, object()) is None
+        assert store.record_call_completion(of, object(), object()) is None
+        assert store.record_output(of, object()) is None
 
 
 def _copy_of_store(folder: Path) -> Path:

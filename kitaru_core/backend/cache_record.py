@@ -30,6 +30,7 @@ from kitaru_core.backend.zenml_compat import schema, store_internals
 _snapshots: dict[UUID, SnapshotFacts] = {}
 _SNAPSHOTS_KEPT = 32
 _user_ids: dict[int, UUID] = {}
+_users: dict[UUID, Any] = {}
 _lock = threading.Lock()
 
 
@@ -109,7 +110,7 @@ class _Written:
 def _write(store: Any, request: Any) -> _Written | None:
     from sqlalchemy import insert
 
-    user_id = _active_user_id(store)
+    user_id = active_user_id(store)
     with store.engine.begin() as connection:  # one transaction: all rows or none
         plan = _plan(connection, request)
         if plan is None:
@@ -117,7 +118,7 @@ def _write(store: Any, request: Any) -> _Written | None:
         request.user = user_id  # as ZenML's method sets it
         step = _step_row(request, plan)
         connection.execute(insert(_table("step_run")), _columns("step_run", step))
-        _insert_configuration(connection, request, step.id)
+        insert_configuration(connection, request, step.id)
         _insert_links(connection, request, step.id, plan.parent_ids, plan.input_types)
     finalized = plan.facts.configuration.finalize_substitutions(start_time=plan.run.start_time)
     substitutions = {**finalized, **request.dynamic_config.config.substitutions}
@@ -128,13 +129,13 @@ def _plan(connection: Any, request: Any) -> _Plan | None:
     """The facts the rows need, or ``None`` when a branch of ZenML's method would do work."""
     from zenml.enums import ExecutionStatus
 
-    run = _run_row(connection, request.pipeline_run_id)
+    run = run_row(connection, request.pipeline_run_id)
     if run is None or run.status != ExecutionStatus.RUNNING.value:
         return None  # ZenML decides (and explains) what a stopped or failed run allows
-    facts = _snapshot_facts(connection, run.snapshot_id)
+    facts = snapshot_facts(connection, run.snapshot_id)
     if facts.needs_zenml:
         return None
-    retried, parents = _steps_by_name(connection, request)
+    retried, parents = steps_by_name(connection, request)
     if retried or parents is None or _has_metadata(connection, request):
         return None
     return _Plan(
@@ -170,7 +171,7 @@ def _columns(table: str, row: Any) -> dict[str, Any]:
     return {column.name: getattr(row, column.name) for column in _table(table).columns}
 
 
-def _run_row(connection: Any, run_id: UUID) -> Any:
+def run_row(connection: Any, run_id: UUID) -> Any:
     from sqlalchemy import select
 
     run = _table("pipeline_run").c
@@ -181,7 +182,7 @@ def _run_row(connection: Any, run_id: UUID) -> Any:
     ).first()
 
 
-def _snapshot_facts(connection: Any, snapshot_id: UUID) -> SnapshotFacts:
+def snapshot_facts(connection: Any, snapshot_id: UUID) -> SnapshotFacts:
     """The facts of one snapshot, read and parsed once per process."""
     facts = _snapshots.get(snapshot_id)
     if facts is not None:
@@ -228,7 +229,7 @@ def _has_metadata(connection: Any, request: Any) -> bool:
     return found is not None
 
 
-def _steps_by_name(connection: Any, request: Any) -> tuple[bool, list[UUID] | None]:
+def steps_by_name(connection: Any, request: Any) -> tuple[bool, list[UUID] | None]:
     """Whether this call already has an attempt in the run (ZenML's retry bookkeeping then
     applies), and the ids of its upstream step runs as ZenML finds them (``None`` if one is
     missing) — one query on the (name, run) index."""
@@ -277,7 +278,7 @@ def _original_inputs(connection: Any, request: Any) -> dict[tuple[str, UUID], An
     return found
 
 
-def _insert_configuration(connection: Any, request: Any, step_id: UUID) -> None:
+def insert_configuration(connection: Any, request: Any, step_id: UUID) -> None:
     from sqlalchemy import insert
 
     # As ZenML stores it: without the merged config, rebuilt from the pipeline's when read.
@@ -346,13 +347,24 @@ def _input_row(
     }
 
 
-def _active_user_id(store: Any) -> UUID:
+def active_user_id(store: Any) -> UUID:
     """The user a client-side SQL store records as creator (the same for the whole process)."""
     user_id = _user_ids.get(id(store))
     if user_id is None:
         user_id = store_internals.active_user_id(store)
         _user_ids[id(store)] = user_id
     return user_id
+
+
+def active_user(store: Any) -> Any:
+    """The creator's user response, as a step run's or artifact version's response holds it
+    (read once per process: a flow's user does not change under it)."""
+    user_id = active_user_id(store)
+    user = _users.get(user_id)
+    if user is None:
+        user = store_internals.user_response(store, user_id)
+        _users[user_id] = user
+    return user
 
 
 def _response(store: Any, request: Any, written: _Written) -> Any:
@@ -399,7 +411,11 @@ def _response(store: Any, request: Any, written: _Written) -> Any:
             run_metadata={},
         ),
         resources=StepRunResponseResources(
-            model_version=None, log_collection=[], inputs=inputs, outputs=outputs
+            user=active_user(store),
+            model_version=None,
+            log_collection=[],
+            inputs=inputs,
+            outputs=outputs,
         ),
     )
 
@@ -411,7 +427,7 @@ def _artifacts_of(
     step run, as its response lists them."""
     from zenml.enums import StepRunInputArtifactType
 
-    versions = _artifact_versions(
+    versions = artifact_versions(
         store, [i for ids in (*request.inputs.values(), *request.outputs.values()) for i in ids]
     )
     inputs: dict[str, list[Any]] = {}
@@ -436,7 +452,7 @@ def _artifacts_of(
     return inputs, outputs
 
 
-def _artifact_versions(store: Any, artifact_ids: list[UUID]) -> dict[UUID, Any]:
+def artifact_versions(store: Any, artifact_ids: list[UUID]) -> dict[UUID, Any]:
     """The artifact versions as the step run response holds them: ZenML's own ``to_model``
     without metadata (the id, uri, materializer, data type and artifact store, which is what
     loading needs), read in one query with their artifact instead of one query each."""

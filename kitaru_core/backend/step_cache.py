@@ -15,6 +15,8 @@ asked once per run: a run's store cannot change under it, and asking on each que
 add about 0.25 ms twice to a cached call of about 12 ms. That function sits above this
 module (its adapters use ZenML's client, whose bootstrap installs these hooks), so the runtime
 hands it in when a flow body starts (:func:`use_store`) instead of this module importing it.
+The hooks of ``step_record.py`` (a computed call's start, completion and outputs) ask the same
+choice through :func:`run_store`.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from kitaru_core.backend.store.cache_lookup import ASK_ZENML
 from kitaru_core.backend.zenml_compat import store_internals
 
 
-class CacheKeeper(Protocol):
+class RunStore(Protocol):
     """What the hooks ask of an execution store (``ExecutionStore`` has these methods; it is
-    not imported here: its module reaches the bootstrap that installs these hooks)."""
+    not imported here: its module reaches the bootstrap that installs these hooks). The cache
+    hooks here ask the first three, ``step_record.py``'s hooks the last three."""
 
     def keeps_cache_of(self, zen_store: Any) -> bool: ...
 
@@ -39,12 +42,18 @@ class CacheKeeper(Protocol):
 
     def record_cache_hit(self, zen_store: Any, request: Any) -> Any | None: ...
 
+    def record_call_start(self, zen_store: Any, request: Any) -> Any | None: ...
+
+    def record_call_completion(self, zen_store: Any, running: Any, update: Any) -> Any | None: ...
+
+    def record_output(self, zen_store: Any, request: Any) -> Any | None: ...
+
 
 _installed = False
 # Switched off by :func:`zenml_path_only` (tests and benchmarks compare both paths with it).
 _enabled = True
 # The adapter of the running flow's store (see :func:`use_store`); ``None``: ZenML's code.
-_store: CacheKeeper | None = None
+_store: RunStore | None = None
 
 
 def install() -> None:
@@ -57,9 +66,10 @@ def install() -> None:
     _installed = True
 
 
-def use_store(choose_store: Callable[[], CacheKeeper]) -> None:
-    """Put the cache questions of the run starting now to the adapter ``choose_store()`` (the
-    store choice) picks; if it cannot pick one, ZenML's own code answers them."""
+def use_store(choose_store: Callable[[], RunStore]) -> None:
+    """Put the cache questions (and ``step_record.py``'s records) of the run starting now to the
+    adapter ``choose_store()`` (the store choice) picks; if it cannot pick one, ZenML's own
+    code answers them."""
     global _store
     try:
         _store = choose_store()
@@ -110,17 +120,24 @@ def _fast_record(original: Callable[..., Any]) -> Callable[..., Any]:
     return create_run_step
 
 
-def _store_keeping_cache_of(zen_store: Any) -> CacheKeeper | None:
-    """The adapter that answers the cache questions of ``zen_store``, or ``None`` when ZenML's
-    own code does (switched off, a server process, no adapter chosen, or one that keeps no
-    cache of this store)."""
+def run_store(zen_store: Any) -> RunStore | None:
+    """The adapter chosen for the running flow if it keeps the records of ``zen_store``, or
+    ``None`` when ZenML's own code does (a server process, no adapter chosen, or one that keeps
+    no records of this store). The one store choice both this module's and ``step_record.py``'s
+    hooks ask; each has its own :func:`zenml_path_only` switch on top."""
     store = _store
-    if not _enabled or store is None or store_internals.is_server_process():
+    if store is None or store_internals.is_server_process():
         return None
     try:
         return store if store.keeps_cache_of(zen_store) else None
     except Exception:  # a store that cannot be told now: ZenML's own code answers
         return None
+
+
+def _store_keeping_cache_of(zen_store: Any) -> RunStore | None:
+    """The adapter that answers the cache questions of ``zen_store``, or ``None`` when ZenML's
+    own code does (switched off here, or see :func:`run_store`)."""
+    return run_store(zen_store) if _enabled else None
 
 
 def _fast_path_applies(zen_store: Any) -> bool:

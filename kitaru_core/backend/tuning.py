@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from kitaru_core.backend import step_cache
+from kitaru_core.backend import run_record, step_cache, step_record
 from kitaru_core.backend.zenml_compat import store_internals
 
 # Step arguments up to this many bytes of JSON are stored as step parameters in the run's
@@ -36,6 +36,12 @@ def apply(client: Any) -> None:
     # Cache hits on a local SQLite store: an indexed lookup and a direct record of the cached
     # call, writing the very rows ZenML writes (any other store keeps ZenML's code).
     step_cache.install()
+    # A computed checkpoint's completion (status, end time, outputs) in one transaction on the
+    # same guard, with the response built from the one its creation returned.
+    step_record.install()
+    # A run's plain status updates (orchestrator run id, running, completed) as one UPDATE each
+    # on the same guard, with the response built from the run's previous one.
+    run_record.install()
 
 
 def _installed_packages() -> list[str]:

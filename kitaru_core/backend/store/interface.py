@@ -1,6 +1,6 @@
 """``ExecutionStore``: what the services read (and the few writes they need) about executions,
-waits, logs and stacks, and how a run's checkpoint cache is looked up and recorded, whichever
-store answers.
+waits, logs and stacks, and how a run's checkpoint cache is looked up and its checkpoint calls
+(cached or computed) are recorded, whichever store answers.
 
 An adapter only produces rows (``rows.py``) and performs the writes; the operations the
 services call are written here once, over those rows, with the view builders of ``views.py``.
@@ -120,12 +120,13 @@ class ExecutionStore(ABC):
         """What a watcher polls to learn what changed (``services/changes.py`` compares the
         answers): the local file's marks, or the backend's client asked what was written."""
 
-    # -------------------------------------------------------------------------- the cache
-    # ZenML asks its cache questions from inside a run (``backend/step_cache.py`` hooks them);
-    # ``zen_store`` is the ZenML store that run writes to. By default ZenML's own code answers.
+    # --------------------------------------------- the cache and a run's checkpoint records
+    # ZenML asks its cache questions and writes each checkpoint call from inside a run
+    # (``backend/step_cache.py`` and ``backend/step_record.py`` hook them); ``zen_store`` is the
+    # ZenML store that run writes to. By default ZenML's own code answers and writes.
     def keeps_cache_of(self, zen_store: Any) -> bool:
-        """Whether this adapter looks up and records the cache hits of ``zen_store`` itself
-        (``False``: ZenML's own code does)."""
+        """Whether this adapter looks up and records the cache hits, and records the computed
+        calls, of ``zen_store`` itself (``False``: ZenML's own code does)."""
         return False
 
     def cached_step_run(
@@ -138,6 +139,24 @@ class ExecutionStore(ABC):
     def record_cache_hit(self, zen_store: Any, request: Any) -> Any | None:
         """Write the cached step run that ``request`` (a ZenML step run request) describes and
         return its response; ``None``: nothing was written, ZenML's own method records it."""
+        return None
+
+    def record_call_start(self, zen_store: Any, request: Any) -> Any | None:
+        """Write the running step run that ``request`` (a ZenML step run request) starts — a
+        computed call — and return its response; ``None``: nothing was written, ZenML's own
+        ``create_run_step`` writes it."""
+        return None
+
+    def record_call_completion(self, zen_store: Any, running: Any, update: Any) -> Any | None:
+        """Write ``update`` (a ZenML step run update) to the step run of ``running`` (the
+        response its start returned) and return the updated response; ``None``: nothing was
+        written, ZenML's own ``update_run_step`` writes it."""
+        return None
+
+    def record_output(self, zen_store: Any, request: Any) -> Any | None:
+        """Write the artifact version of ``request`` (a ZenML artifact version request: a
+        computed call's output) and return its response; ``None``: nothing was written (the
+        request as it was), ZenML's own ``create_artifact_version`` writes it."""
         return None
 
     def waits_for_answers(self, exec_id: str) -> LocalWaits | None:

@@ -8,8 +8,10 @@ status writes (crash marking, cancellation, stopping, the retry link) go through
 connection here is read-only. A watcher polls the file itself (``backend/local_changes.py``).
 
 Inside a run on this store, the checkpoint cache is looked up with a few indexed selects
-(``cache_lookup.py``) and a cache hit recorded with a few inserts (``backend/cache_record.py``),
-both through the engine of ZenML's own store object, whose file this adapter reads.
+(``cache_lookup.py``) and a cache hit recorded with a few inserts (``backend/cache_record.py``);
+a computed call's start and completion (``backend/step_record.py``) and its outputs
+(``backend/artifact_record.py``) are written in one transaction each. All of it goes through
+the engine of ZenML's own store object, whose file this adapter reads.
 """
 
 from __future__ import annotations
@@ -264,6 +266,37 @@ class SQLiteStore(ExecutionStore):
         if not (self.keeps_cache_of(zen_store) and cache_record.applies(request)):
             return None
         return cache_record.record(zen_store, request)
+
+    def record_call_start(self, zen_store: Any, request: Any) -> Any | None:
+        from kitaru_core.backend import step_record
+
+        if not (self._records_calls_of(zen_store) and step_record.is_plain_start(request)):
+            return None
+        return step_record.create(zen_store, request)
+
+    def record_call_completion(self, zen_store: Any, running: Any, update: Any) -> Any | None:
+        from kitaru_core.backend import step_record
+
+        if not (self._records_calls_of(zen_store) and step_record.is_plain_success(update)):
+            return None
+        return step_record.complete(zen_store, running, update)
+
+    def record_output(self, zen_store: Any, request: Any) -> Any | None:
+        from kitaru_core.backend import artifact_record, cache_record
+
+        if not (self._records_calls_of(zen_store) and artifact_record.applies(request)):
+            return None
+        try:
+            user = cache_record.active_user(zen_store)
+        except Exception:  # ZenML's method finds (or explains) the user
+            return None
+        return artifact_record.record(zen_store, request, user)
+
+    def _records_calls_of(self, zen_store: Any) -> bool:
+        # Not with resource pools: ZenML's methods release a step's resources, these do not.
+        return self.keeps_cache_of(zen_store) and not getattr(
+            zen_store, "resource_pools_enabled", True
+        )
 
     def waits_for_answers(self, exec_id: str) -> LocalWaits | None:
         from kitaru_core.backend.local_waits import for_answers

@@ -2,11 +2,13 @@
 
 The fast path (``local_store.py``, ``store/sqlite_store.py``, ``local_waits.py``,
 ``local_changes.py`` read; ``step_cache.py`` and ``cache_record.py`` look up and record cache
-hits) reads and writes ZenML's SQLite tables directly. Everything it assumes about those
+hits; ``step_record.py`` and ``artifact_record.py`` record computed calls and their outputs;
+``run_record.py`` writes a run's plain status updates)
+reads and writes ZenML's SQLite tables directly. Everything it assumes about those
 tables is written down here:
 
 * :data:`TABLES` — each table it touches and the columns it uses, with their types. A table the
-  cache writer inserts whole rows into is *complete*: the live table must have exactly these
+  writers insert whole rows into is *complete*: the live table must have exactly these
   columns (a new column may be one ZenML's own ``create_run_step`` fills). Any other table only
   needs the listed columns to be present.
 * :data:`SUPPORTED_REVISIONS` — the schema revisions (ZenML names them after its releases) whose
@@ -84,6 +86,10 @@ _TABLE_LIST = [
         pipeline_configuration=TEXT,
         exception_info=STR,
         enable_heartbeat=BOOL,
+        # Updated by the run writer (``run_record.py``), with the columns above.
+        orchestrator_run_id=STR,
+        in_progress=BOOL,
+        model_version_id=UUID,
     ),
     _spec(
         "pipeline_snapshot",
@@ -118,7 +124,45 @@ _TABLE_LIST = [
         resource_type=STR,
         run_metadata_id=UUID,
     ),
-    _spec("artifact_version", id=UUID, type=STR),
+    _spec("stack_component", id=UUID, type=STR, flavor=STR),
+    _spec("stack_composition", stack_id=UUID, component_id=UUID),
+    # What a run response shows besides its row (the run writer checks there is none).
+    _spec("tag_resource", tag_id=UUID, resource_id=UUID, resource_type=STR),
+    _spec("logs", id=UUID, pipeline_run_id=UUID),
+    _spec("curated_visualization", id=UUID, resource_id=UUID, resource_type=STR),
+    _spec("pipeline_run_output", id=UUID, pipeline_run_id=UUID),
+    # Written by the artifact writer (``artifact_record.py``): every column, exactly.
+    _spec(
+        "artifact",
+        whole_rows=True,
+        id=UUID,
+        created=TIME,
+        updated=TIME,
+        name=STR,
+        has_custom_name=BOOL,
+        project_id=UUID,
+        user_id=UUID,
+    ),
+    _spec(
+        "artifact_version",
+        whole_rows=True,
+        id=UUID,
+        created=TIME,
+        updated=TIME,
+        version=STR,
+        version_number=INT,
+        type=STR,
+        uri=TEXT,
+        materializer=TEXT,
+        data_type=TEXT,
+        save_type=TEXT,
+        content_hash=TEXT,
+        item_count=INT,
+        artifact_id=UUID,
+        artifact_store_id=UUID,
+        user_id=UUID,
+        project_id=UUID,
+    ),
     _spec("user", id=UUID, name=STR, is_service_account=BOOL),
     # Written by the cache writer: every column, exactly.
     _spec(

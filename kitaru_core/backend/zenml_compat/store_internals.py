@@ -1,8 +1,10 @@
 """ZenML's store internals that the fast path and the per-run tunings rely on, in one place.
 
 Each function wraps one internal name: an ORM schema class (``zenml.zen_stores.schemas``), the
-SQL store's ``Session``, ``create_run_step`` and ``_get_active_user``, the cache lookup of
-``zenml.orchestrators.cache_utils``, and the methods :mod:`kitaru_core.backend.tuning` replaces.
+SQL store's ``Session``, ``create_run_step``, ``update_run_step``, ``update_run``,
+``get_or_create_run``, ``_get_active_user`` and ``_cached_onboarding_state``, the
+cache lookup of ``zenml.orchestrators.cache_utils``, and the methods
+:mod:`kitaru_core.backend.tuning` replaces.
 ``tests/test_zenml_compat_store.py`` checks every one of them against the installed ZenML, so an
 upgrade that moves a name fails there, not at run time. ZenML is imported inside the functions
 only (nothing here runs at start-up).
@@ -34,6 +36,37 @@ def replace_create_run_step(make: Wrap) -> None:
     from zenml.zen_stores.sql_zen_store import SqlZenStore
 
     SqlZenStore.create_run_step = make(SqlZenStore.create_run_step)  # type: ignore[method-assign]
+
+
+def replace_update_run_step(make: Wrap) -> None:
+    """Replace ``SqlZenStore.update_run_step(self, step_run_id, step_run_update)`` by
+    ``make(original)``."""
+    from zenml.zen_stores.sql_zen_store import SqlZenStore
+
+    SqlZenStore.update_run_step = make(SqlZenStore.update_run_step)  # type: ignore[method-assign]
+
+
+def replace_create_artifact_version(make: Wrap) -> None:
+    """Replace ``SqlZenStore.create_artifact_version(self, artifact_version)`` by
+    ``make(original)`` (``batch_create_artifact_versions`` calls it for each output)."""
+    from zenml.zen_stores.sql_zen_store import SqlZenStore
+
+    SqlZenStore.create_artifact_version = make(SqlZenStore.create_artifact_version)  # type: ignore[method-assign]
+
+
+def replace_update_run(make: Wrap) -> None:
+    """Replace ``SqlZenStore.update_run(self, run_id, run_update)`` by ``make(original)``."""
+    from zenml.zen_stores.sql_zen_store import SqlZenStore
+
+    SqlZenStore.update_run = make(SqlZenStore.update_run)  # type: ignore[method-assign]
+
+
+def replace_get_or_create_run(make: Wrap) -> None:
+    """Replace ``SqlZenStore.get_or_create_run(self, pipeline_run, pre_creation_hook=None)`` by
+    ``make(original)``."""
+    from zenml.zen_stores.sql_zen_store import SqlZenStore
+
+    SqlZenStore.get_or_create_run = make(SqlZenStore.get_or_create_run)  # type: ignore[method-assign]
 
 
 def replace_python_packages(packages: Callable[[], list[str]]) -> None:
@@ -114,6 +147,44 @@ def active_user_id(store: Any) -> UUID:
         return UUID(str(store._get_active_user(session).id))
 
 
+def artifact_row(*, name: str, project_id: UUID, has_custom_name: bool, user_id: UUID) -> Any:
+    """The ``artifact`` row ZenML builds for a new artifact name (its schema instance)."""
+    from zenml.models import ArtifactRequest
+    from zenml.zen_stores.schemas import ArtifactSchema
+
+    request = ArtifactRequest(name=name, project=project_id, has_custom_name=has_custom_name)
+    request.user = user_id
+    return ArtifactSchema.from_request(request)
+
+
+def artifact_version_row(request: Any) -> Any:
+    """The ``artifact_version`` row ZenML builds from an ``ArtifactVersionRequest`` that has
+    its artifact id and version set (its schema instance)."""
+    from zenml.zen_stores.schemas import ArtifactVersionSchema
+
+    return ArtifactVersionSchema.from_request(request)
+
+
+def stored_source(stored_json: str) -> Any:
+    """A materializer or data type source as ZenML reads it back from its column."""
+    from zenml.config.source import Source
+
+    return Source.model_validate_json(stored_json)
+
+
+def user_response(store: Any, user_id: UUID) -> Any:
+    """A user as a step run response holds it: ZenML's ``UserSchema.to_model()`` (no
+    metadata)."""
+    from zenml.zen_stores.schemas import UserSchema
+    from zenml.zen_stores.sql_zen_store import Session
+
+    with Session(store.engine) as session:
+        user = session.get(UserSchema, user_id)
+        if user is None:
+            raise LookupError(f"user {user_id} not found")
+        return user.to_model()
+
+
 def artifact_version_responses(store: Any, artifact_ids: list[UUID]) -> dict[UUID, Any]:
     """Artifact versions as ZenML's ``to_model`` gives them without metadata (what a step run
     response holds), read in one query with their artifact."""
@@ -159,3 +230,57 @@ def schema_columns(table: str) -> set[str]:
     from sqlmodel import SQLModel
 
     return {column.name for column in SQLModel.metadata.tables[table].columns}
+
+
+# ------------------------------------------------------------- what a run status update does
+
+
+def has_run_status_listeners() -> bool:
+    """Whether ZenML's event dispatcher has handlers (``update_run`` then notifies them of a
+    status change)."""
+    from zenml.dispatcher import EventDispatcher
+
+    return bool(EventDispatcher().has_handlers())
+
+
+def analytics_opted_in() -> bool:
+    """Whether this client sends analytics (``update_run`` then reports a run's end)."""
+    from zenml.config.global_config import GlobalConfiguration
+
+    return bool(GlobalConfiguration().analytics_opt_in)
+
+
+def onboarding_steps_recorded(store: Any) -> frozenset[str]:
+    """The onboarding steps ``store`` knows are recorded (its ``_cached_onboarding_state``):
+    ``update_run`` writes a finished run's steps to the server settings unless they are in it."""
+    cached = getattr(store, "_cached_onboarding_state", None)
+    return frozenset(cached or ())
+
+
+def run_end_onboarding_steps(orchestrator_flavor: str, artifact_store_flavor: str) -> set[str]:
+    """The onboarding steps ``update_run`` records when a run on this stack finishes."""
+    from zenml.enums import OnboardingStep
+
+    steps = {OnboardingStep.PIPELINE_RUN.value}
+    if orchestrator_flavor not in {"local", "local_docker"}:
+        steps.add(OnboardingStep.PIPELINE_RUN_WITH_REMOTE_ORCHESTRATOR.value)
+    if artifact_store_flavor != "local":
+        steps.add(OnboardingStep.PIPELINE_RUN_WITH_REMOTE_ARTIFACT_STORE.value)
+    return steps
+
+
+def resolved_run_metadata(rows: list[tuple[str, str, datetime]]) -> dict[str, Any]:
+    """A run's ``run_metadata`` as ZenML's response shows it, from its ``(key, value JSON,
+    created)`` rows: ZenML's own ``resolve_metadata_collection`` (latest per key, dicts
+    merged)."""
+    import json
+
+    from zenml.models import RunMetadataEntry
+    from zenml.zen_stores.schemas.utils import resolve_metadata_collection
+
+    collection: dict[str, list[Any]] = {}
+    for key, value, created in rows:
+        collection.setdefault(key, []).append(
+            RunMetadataEntry(value=json.loads(value), created=created)
+        )
+    return resolve_metadata_collection(collection)
