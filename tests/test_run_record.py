@@ -52,11 +52,17 @@ def fast(monkeypatch: pytest.MonkeyPatch, zenml_client: Any) -> list[tuple[str, 
         response = original(store, kept, run_update)
         if response is not None:
             what = run_update.status.value if run_update.status else "orchestrator run id"
-            seen.append((what, response, store.get_run(kept.id, hydrate=True)))
+            seen.append((what, response, _zenml_reads(store, kept.id)))
         return response
 
     monkeypatch.setattr(run_record, "update", spy)
     return seen
+
+
+def _zenml_reads(store: Any, run_id: UUID) -> Any:
+    """The run as ZenML's own ``get_run`` reads it now."""
+    with run_record.zenml_path_only():
+        return store.get_run(run_id, hydrate=True)
 
 
 def _run_row(client: Any, exec_id: str) -> dict[str, Any]:
@@ -114,6 +120,51 @@ def test_every_fast_response_is_what_zenml_reads_back(
     assert completed.status.value == "completed" and completed.run_metadata
 
 
+def test_a_kept_run_is_read_as_zenml_reads_it(
+    zenml_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ZenML re-reads the finished run for the caller: that read is answered from the kept
+    response (metadata read again) while the store shows the same; a tag added to the run
+    sends the next read to ZenML."""
+    store = zenml_client.zen_store
+    answered: list[Any] = []
+    original = run_record.read
+
+    def spy(store: Any, kept: Any) -> Any:
+        response = original(store, kept)
+        answered.append(response)
+        return response
+
+    monkeypatch.setattr(run_record, "read", spy)
+    _run(new_salt())  # the run-end onboarding step, recorded once per process
+    answered.clear()
+    exec_id = _run(new_salt())
+    assert answered and answered[-1] is not None  # the final re-read of the run
+    assert answered[-1].model_dump() == _zenml_reads(store, UUID(exec_id)).model_dump()
+    zenml_client.create_run_metadata(
+        metadata={"extra": {"a": 1}}, resources=[_run_resource(exec_id)]
+    )
+    read = store.get_run(UUID(exec_id))
+    assert answered[-1] is read and read.run_metadata["extra"] == {"a": 1}
+    assert read.model_dump() == _zenml_reads(store, UUID(exec_id)).model_dump()
+    _tag(zenml_client, exec_id)
+    tagged = store.get_run(UUID(exec_id))
+    assert answered[-1] is None and [tag.name for tag in tagged.tags] == ["run-record-test"]
+
+
+def _run_resource(exec_id: str) -> Any:
+    from zenml.enums import MetadataResourceTypes
+    from zenml.models import RunMetadataResource
+
+    return RunMetadataResource(id=UUID(exec_id), type=MetadataResourceTypes.PIPELINE_RUN)
+
+
+def _tag(client: Any, exec_id: str) -> None:
+    from zenml.utils.tag_utils import add_tags
+
+    add_tags(tags=["run-record-test"], run=UUID(exec_id))
+
+
 def test_a_stale_response_or_a_reason_is_left_to_zenml(zenml_client: Any) -> None:
     """The guarded write changes nothing when the run changed since the kept response, or
     when the update carries what ZenML's method handles."""
@@ -122,7 +173,7 @@ def test_a_stale_response_or_a_reason_is_left_to_zenml(zenml_client: Any) -> Non
 
     store = zenml_client.zen_store
     exec_id = _run(new_salt())
-    kept = store.get_run(UUID(exec_id), hydrate=True)
+    kept = _zenml_reads(store, UUID(exec_id))
     running = kept.model_copy(
         update={"body": kept.body.model_copy(update={"status": ExecutionStatus.RUNNING})}
     )

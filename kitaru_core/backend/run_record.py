@@ -13,12 +13,14 @@ So the last full response of each run this process created or updated is kept, a
 ``PipelineRunSchema.update_status`` and ``update`` set, guarded on the row still being as the
 kept response shows it (same status and update time: nothing else wrote the run since), in one
 transaction that also checks that nothing the response shows besides the row changed (tags,
-logs, visualizations, a pending wait, outputs) and reads the run's metadata. The response is the
-kept one with what the update changed.
+logs, visualizations, a pending wait, outputs; the snapshot, stack, pipeline and user not
+updated since) and reads the run's metadata. The response is the kept one with what the update
+changed. With the same check, :func:`read` answers ``get_run`` of a kept run (ZenML re-reads
+the finished run for the caller of every pipeline run).
 
 Only on a local SQLite store that the fast path's one guard accepts
 (:func:`~kitaru_core.backend.zenml_compat.schema.fast_path`), for a dynamic pipeline's run, for
-an update that sets the orchestrator run id and/or a status of ``provisioning``, ``running`` or
+an update that sets either the orchestrator run id or a status of ``provisioning``, ``running`` or
 ``completed`` (no reason, exception, outputs, tags or logs), with no status listeners; a finished
 status also needs analytics off and the run-end onboarding steps already recorded (ZenML's
 method would report or write them). Anything else, and any error after a rollback, goes through
@@ -55,6 +57,7 @@ def install() -> None:
         return
     store_internals.replace_get_or_create_run(_keeping_created)
     store_internals.replace_update_run(_fast_update)
+    store_internals.replace_get_run(_fast_get)
     _installed = True
 
 
@@ -83,7 +86,7 @@ def _keeping_created(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def get_or_create_run(self: Any, *args: Any, **kwargs: Any) -> Any:
         run, created = original(self, *args, **kwargs)
-        if _enabled:
+        if _enabled and _applies(self):  # kept only where the next update can use it
             _keep(run)
         return run, created
 
@@ -95,12 +98,13 @@ def _fast_update(original: Callable[..., Any]) -> Callable[..., Any]:
     def update_run(self: Any, run_id: UUID, run_update: Any) -> Any:
         with _lock:
             kept = _kept.pop(run_id, None)
+        fast = _enabled and _applies(self)
         response = None
-        if kept is not None and _enabled and _is_plain(run_update) and _applies(self):
+        if kept is not None and fast and _is_plain(run_update):
             response = update(self, kept, run_update)
         if response is None:
             response = original(self, run_id, run_update)
-        if _enabled:
+        if fast:
             _keep(response)
         return response
 
@@ -163,10 +167,12 @@ def _write(store: Any, kept: Any, run_update: Any) -> dict[str, Any] | None:
     ``None`` (rolled back) when the run is not as ``kept`` shows it or ZenML must decide."""
     from sqlalchemy import update as sql_update
 
+    if not _plain_response(kept):
+        return None
     run = schema.core_table("pipeline_run")
     with store.engine.begin() as connection:  # one transaction: checked, written, read
-        row = _run_row(connection, kept.id)
-        if row is None or not _as_kept(row, kept) or not _nothing_else_shown(connection, kept):
+        row = _state(connection, kept)
+        if row is None or not _as_kept(row, kept):
             return None
         values = _new_values(store, connection, row, run_update)
         if values is None:
@@ -183,10 +189,51 @@ def _write(store: Any, kept: Any, run_update: Any) -> dict[str, Any] | None:
         return {**_current(row), **values, "run_metadata": _run_metadata(connection, kept.id)}
 
 
-def _run_row(connection: Any, run_id: UUID) -> Any:
-    from sqlalchemy import select
+def _plain_response(kept: Any) -> bool:
+    """Whether ``kept`` is a full response of a run that shows nothing but its row, its
+    snapshot, stack, pipeline, user and metadata (the parts :func:`_state` checks)."""
+    if kept.metadata is None or kept.resources is None:
+        return False
+    resources = kept.resources
+    present = ("snapshot", "stack", "pipeline", "user")
+    absent = (
+        "source_snapshot",
+        "build",
+        "schedule",
+        "code_reference",
+        "model_version",
+        "trigger",
+        "original_run",
+        "parent_run",
+        "active_wait_condition",
+    )
+    return (
+        all(getattr(resources, part) is not None for part in present)
+        and all(getattr(resources, part) is None for part in absent)
+        and not (resources.tags or resources.log_collection or resources.visualizations)
+        and not resources.outputs
+        and kept.metadata.exception_info is None
+    )
+
+
+def _state(connection: Any, kept: Any) -> Any:
+    """In one statement: the run's row, whether anything its response would show besides the
+    row exists (tags, logs, visualizations, a pending wait, outputs), and when its snapshot,
+    stack, pipeline and user were last updated."""
+    from sqlalchemy import exists, select
+    from zenml.enums import RunWaitConditionStatus, TaggableResourceTypes
 
     run = schema.core_table("pipeline_run").c
+    tags, logs = schema.core_table("tag_resource").c, schema.core_table("logs").c
+    shown = schema.core_table("curated_visualization").c
+    waits = schema.core_table("run_wait_condition").c
+    outputs = schema.core_table("pipeline_run_output").c
+    resources = kept.resources
+
+    def updated(table: str, row_id: UUID) -> Any:
+        columns = schema.core_table(table).c
+        return select(columns.updated).where(columns.id == row_id).scalar_subquery()
+
     return connection.execute(
         select(
             run.status,
@@ -198,7 +245,23 @@ def _run_row(connection: Any, run_id: UUID) -> Any:
             run.exception_info,
             run.snapshot_id,
             run.model_version_id,
-        ).where(run.id == run_id)
+            exists()
+            .where(
+                tags.resource_id == kept.id,
+                tags.resource_type == TaggableResourceTypes.PIPELINE_RUN.value,
+            )
+            .label("tagged"),
+            exists().where(logs.pipeline_run_id == kept.id).label("logged"),
+            exists().where(shown.resource_id == kept.id).label("shown"),
+            exists()
+            .where(waits.run_id == kept.id, waits.status == RunWaitConditionStatus.PENDING.value)
+            .label("waiting"),
+            exists().where(outputs.pipeline_run_id == kept.id).label("has_outputs"),
+            updated("pipeline_snapshot", resources.snapshot.id).label("snapshot_updated"),
+            updated("stack", resources.stack.id).label("stack_updated"),
+            updated("pipeline", resources.pipeline.id).label("pipeline_updated"),
+            updated("user", resources.user.id).label("user_updated"),
+        ).where(run.id == kept.id)
     ).first()
 
 
@@ -214,9 +277,10 @@ def _current(row: Any) -> dict[str, Any]:
 
 
 def _as_kept(row: Any, kept: Any) -> bool:
-    """Whether the row is what ``kept`` shows: nothing wrote the run since (every ZenML write
-    of the row sets its update time), no exception and no model version."""
-    body, metadata = kept.body, kept.metadata
+    """Whether the store shows what ``kept`` shows: nothing wrote the run since (every ZenML
+    write of the row sets its update time), nothing was added to it, and its snapshot, stack,
+    pipeline and user are unchanged."""
+    body, metadata, resources = kept.body, kept.metadata, kept.resources
     return (
         row.status == body.status.value
         and row.updated == body.updated
@@ -225,46 +289,14 @@ def _as_kept(row: Any, kept: Any) -> bool:
         and row.end_time == metadata.end_time
         and row.orchestrator_run_id == metadata.orchestrator_run_id
         and row.exception_info is None
-        and metadata.exception_info is None
         and row.model_version_id is None
-        and kept.resources.model_version is None
+        and not (row.tagged or row.logged or row.shown or row.waiting or row.has_outputs)
+        and row.snapshot_id == resources.snapshot.id
+        and row.snapshot_updated == resources.snapshot.body.updated
+        and row.stack_updated == resources.stack.body.updated
+        and row.pipeline_updated == resources.pipeline.body.updated
+        and row.user_updated == resources.user.body.updated
     )
-
-
-def _nothing_else_shown(connection: Any, kept: Any) -> bool:
-    """Whether the run has no tags, logs, visualizations, pending wait or outputs, in the store
-    and in ``kept`` (whose copy the response reuses)."""
-    from sqlalchemy import exists, select
-    from zenml.enums import RunWaitConditionStatus, TaggableResourceTypes
-
-    resources = kept.resources
-    if (
-        resources.tags
-        or resources.log_collection
-        or resources.visualizations
-        or resources.active_wait_condition is not None
-        or resources.outputs
-    ):
-        return False
-    tags, logs = schema.core_table("tag_resource").c, schema.core_table("logs").c
-    shown = schema.core_table("curated_visualization").c
-    waits, outputs = (
-        schema.core_table("run_wait_condition").c,
-        schema.core_table("pipeline_run_output").c,
-    )
-    run_type = TaggableResourceTypes.PIPELINE_RUN.value
-    found = connection.execute(
-        select(
-            exists().where(tags.resource_id == kept.id, tags.resource_type == run_type),
-            exists().where(logs.pipeline_run_id == kept.id),
-            exists().where(shown.resource_id == kept.id),
-            exists().where(
-                waits.run_id == kept.id, waits.status == RunWaitConditionStatus.PENDING.value
-            ),
-            exists().where(outputs.pipeline_run_id == kept.id),
-        )
-    ).one()
-    return not any(found)
 
 
 def _new_values(store: Any, connection: Any, row: Any, run_update: Any) -> dict[str, Any] | None:
@@ -388,3 +420,55 @@ def _response(kept: Any, written: dict[str, Any]) -> Any:
         }
     )
     return kept.model_copy(update={"body": body, "metadata": metadata})
+
+
+# ------------------------------------------------------------------------------------ reads
+
+
+def _fast_get(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def get_run(
+        self: Any,
+        run_id: UUID,
+        hydrate: bool = True,
+        include_full_metadata: bool = False,
+        include_python_packages: bool = False,
+    ) -> Any:
+        fast = _enabled and _applies(self)
+        plain = fast and hydrate and not include_full_metadata and not include_python_packages
+        if plain:
+            with _lock:
+                kept = _kept.get(run_id)
+            response = read(self, kept) if kept is not None else None
+            if response is not None:
+                return response
+        response = original(
+            self,
+            run_id,
+            hydrate=hydrate,
+            include_full_metadata=include_full_metadata,
+            include_python_packages=include_python_packages,
+        )
+        if plain:
+            _keep(response)
+        return response
+
+    return get_run
+
+
+def read(store: Any, kept: Any) -> Any | None:
+    """The run of ``kept`` as ZenML's ``get_run`` would return it (hydrated, default options),
+    when the store still shows what ``kept`` shows (with the run's metadata read again); else
+    ``None``: ZenML's method reads it."""
+    if not _plain_response(kept):
+        return None
+    try:
+        with store.engine.connect() as connection:
+            row = _state(connection, kept)
+            if row is None or not _as_kept(row, kept):
+                return None
+            run_metadata = _run_metadata(connection, kept.id)
+    except Exception:  # ZenML's method reads it (or raises its own error)
+        return None
+    metadata = kept.metadata.model_copy(update={"run_metadata": run_metadata})
+    return kept.model_copy(update={"metadata": metadata})

@@ -36,11 +36,12 @@ def apply(client: Any) -> None:
     # Cache hits on a local SQLite store: an indexed lookup and a direct record of the cached
     # call, writing the very rows ZenML writes (any other store keeps ZenML's code).
     step_cache.install()
-    # A computed checkpoint's completion (status, end time, outputs) in one transaction on the
-    # same guard, with the response built from the one its creation returned.
+    # A computed checkpoint's start, output and completion, put to the run's execution store:
+    # SQLiteStore writes each in one transaction (any other adapter leaves them to ZenML).
     step_record.install()
-    # A run's plain status updates (orchestrator run id, running, completed) as one UPDATE each
-    # on the same guard, with the response built from the run's previous one.
+    # A run's plain status updates (orchestrator run id, running, completed) as one UPDATE each,
+    # with the response built from the run's previous one. It asks the fast path's schema guard
+    # itself: the first updates come before the flow body hands the run's store to the hooks.
     run_record.install()
 
 

@@ -67,8 +67,8 @@ def _spec(table: str, /, *, whole_rows: bool = False, **columns: str) -> TableSp
 _TABLE_LIST = [
     _spec("alembic_version", version_num=STR),
     _spec("project", id=UUID, name=STR),
-    _spec("stack", id=UUID, name=STR, labels=BLOB, created=TIME),
-    _spec("pipeline", id=UUID, name=STR),
+    _spec("stack", id=UUID, name=STR, labels=BLOB, created=TIME, updated=TIME),
+    _spec("pipeline", id=UUID, name=STR, updated=TIME),
     _spec(
         "pipeline_run",
         id=UUID,
@@ -98,6 +98,7 @@ _TABLE_LIST = [
         stack_id=UUID,
         pipeline_configuration=STR,
         is_dynamic=BOOL,
+        updated=TIME,
     ),
     _spec(
         "run_wait_condition",
@@ -163,7 +164,7 @@ _TABLE_LIST = [
         user_id=UUID,
         project_id=UUID,
     ),
-    _spec("user", id=UUID, name=STR, is_service_account=BOOL),
+    _spec("user", id=UUID, name=STR, is_service_account=BOOL, updated=TIME),
     # Written by the cache writer: every column, exactly.
     _spec(
         "step_run",

@@ -2,7 +2,7 @@
 
 Each function wraps one internal name: an ORM schema class (``zenml.zen_stores.schemas``), the
 SQL store's ``Session``, ``create_run_step``, ``update_run_step``, ``update_run``,
-``get_or_create_run``, ``_get_active_user`` and ``_cached_onboarding_state``, the
+``get_run``, ``get_or_create_run``, ``_get_active_user`` and ``_cached_onboarding_state``, the
 cache lookup of ``zenml.orchestrators.cache_utils``, and the methods
 :mod:`kitaru_core.backend.tuning` replaces.
 ``tests/test_zenml_compat_store.py`` checks every one of them against the installed ZenML, so an
@@ -59,6 +59,14 @@ def replace_update_run(make: Wrap) -> None:
     from zenml.zen_stores.sql_zen_store import SqlZenStore
 
     SqlZenStore.update_run = make(SqlZenStore.update_run)  # type: ignore[method-assign]
+
+
+def replace_get_run(make: Wrap) -> None:
+    """Replace ``SqlZenStore.get_run(self, run_id, hydrate, include_full_metadata,
+    include_python_packages)`` by ``make(original)``."""
+    from zenml.zen_stores.sql_zen_store import SqlZenStore
+
+    SqlZenStore.get_run = make(SqlZenStore.get_run)  # type: ignore[method-assign]
 
 
 def replace_get_or_create_run(make: Wrap) -> None:
