@@ -74,7 +74,7 @@ def _write(store: Any, request: Any, user_id: UUID) -> tuple[Any, Any] | None:
         request.artifact_id = artifact.id
         request.version = str(1 if highest is None else int(highest) + 1)
         version = store_internals.artifact_version_row(request)
-        connection.execute(insert(version_table), _values("artifact_version", version))
+        connection.execute(insert(version_table), schema.row_values("artifact_version", version))
     return artifact, version
 
 
@@ -100,7 +100,7 @@ def _artifact(connection: Any, request: Any, user_id: UUID) -> Any:
         has_custom_name=False,
         user_id=user_id,
     )
-    connection.execute(insert(table), _values("artifact", artifact))
+    connection.execute(insert(table), schema.row_values("artifact", artifact))
     return artifact
 
 
@@ -109,11 +109,6 @@ class _Row:
 
     def __init__(self, values: Any) -> None:
         self.__dict__.update(values)
-
-
-def _values(table: str, row: Any) -> dict[str, Any]:
-    """The column values of a ZenML schema instance, as the ORM would insert them."""
-    return {column.name: getattr(row, column.name) for column in schema.core_table(table).columns}
 
 
 def _response(artifact: Any, version: Any, user: Any) -> Any:

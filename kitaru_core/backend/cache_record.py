@@ -117,7 +117,7 @@ def _write(store: Any, request: Any) -> _Written | None:
             return None
         request.user = user_id  # as ZenML's method sets it
         step = _step_row(request, plan)
-        connection.execute(insert(_table("step_run")), _columns("step_run", step))
+        connection.execute(insert(_table("step_run")), schema.row_values("step_run", step))
         insert_configuration(connection, request, step.id)
         _insert_links(connection, request, step.id, plan.parent_ids, plan.input_types)
     finalized = plan.facts.configuration.finalize_substitutions(start_time=plan.run.start_time)
@@ -164,11 +164,6 @@ def _table(name: str) -> Any:
     """The SQLAlchemy Core table the fast path defines for ``name`` (``zenml_compat.schema``;
     its check guarantees the live table has exactly these columns)."""
     return schema.core_table(name)
-
-
-def _columns(table: str, row: Any) -> dict[str, Any]:
-    """The column values of a ZenML schema instance, as the ORM would insert them."""
-    return {column.name: getattr(row, column.name) for column in _table(table).columns}
 
 
 def run_row(connection: Any, run_id: UUID) -> Any:
@@ -289,7 +284,7 @@ def insert_configuration(connection: Any, request: Any, step_id: UUID) -> None:
         step_run_id=step_id,
     )
     connection.execute(
-        insert(_table("step_configuration")), _columns("step_configuration", configuration)
+        insert(_table("step_configuration")), schema.row_values("step_configuration", configuration)
     )
 
 
@@ -370,6 +365,34 @@ def active_user(store: Any) -> Any:
 def _response(store: Any, request: Any, written: _Written) -> Any:
     """The response ZenML's ``to_model`` would give for the rows just written."""
     from zenml.enums import ExecutionStatus
+
+    inputs, outputs = _artifacts_of(store, request, written.plan.input_types)
+    return step_response(
+        written.step,
+        request.dynamic_config,
+        ExecutionStatus.CACHED,
+        substitutions=written.substitutions,
+        parent_ids=written.plan.parent_ids,
+        user=active_user(store),
+        inputs=inputs,
+        outputs=outputs,
+    )
+
+
+def step_response(
+    step: Any,
+    compiled: Any,
+    status: Any,
+    *,
+    substitutions: dict[str, str],
+    parent_ids: list[UUID],
+    user: Any,
+    inputs: dict[str, list[Any]],
+    outputs: dict[str, list[Any]],
+) -> Any:
+    """The full response ZenML's ``StepRunSchema.to_model`` gives for ``step``, a step run
+    just written by a fast writer (its ``StepRunSchema`` instance), from what the writer
+    holds: the call's compiled step (``compiled``: config and spec), its links and user."""
     from zenml.models import (
         StepRunResponse,
         StepRunResponseBody,
@@ -377,8 +400,6 @@ def _response(store: Any, request: Any, written: _Written) -> Any:
         StepRunResponseResources,
     )
 
-    step, compiled = written.step, request.dynamic_config
-    inputs, outputs = _artifacts_of(store, request, written.plan.input_types)
     return StepRunResponse(
         id=step.id,
         name=step.name,
@@ -386,36 +407,36 @@ def _response(store: Any, request: Any, written: _Written) -> Any:
             user_id=step.user_id,
             project_id=step.project_id,
             type=compiled.config.step_type,
-            status=ExecutionStatus.CACHED,
+            status=status,
             version=step.version,
             is_retriable=step.is_retriable,
             start_time=step.start_time,
             end_time=step.end_time,
+            latest_heartbeat=step.latest_heartbeat,
             created=step.created,
             updated=step.updated,
-            substitutions=written.substitutions,
+            model_version_id=step.model_version_id,
+            resource_request_id=step.resource_request_id,
+            substitutions=substitutions,
             heartbeat_threshold=step.heartbeat_threshold,
         ),
         metadata=StepRunResponseMetadata(
-            config=compiled.config.model_copy(update={"substitutions": written.substitutions}),
+            config=compiled.config.model_copy(update={"substitutions": substitutions}),
             spec=compiled.spec,
             cache_key=step.cache_key,
             cache_expires_at=step.cache_expires_at,
             code_hash=step.code_hash,
             docstring=step.docstring,
             source_code=step.source_code,
+            exception_info=None,
             snapshot_id=step.snapshot_id,
             pipeline_run_id=step.pipeline_run_id,
             original_step_run_id=step.original_step_run_id,
-            parent_step_ids=written.plan.parent_ids,
+            parent_step_ids=parent_ids,
             run_metadata={},
         ),
         resources=StepRunResponseResources(
-            user=active_user(store),
-            model_version=None,
-            log_collection=[],
-            inputs=inputs,
-            outputs=outputs,
+            user=user, model_version=None, log_collection=[], inputs=inputs, outputs=outputs
         ),
     )
 

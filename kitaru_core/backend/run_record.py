@@ -29,16 +29,16 @@ ZenML's method, whose response is kept for the next call.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from kitaru_core.backend.fast_switch import FastSwitch
 from kitaru_core.backend.zenml_compat import database, schema, store_internals
 
 # The last full response of each run created or updated in this process, by id.
@@ -46,8 +46,9 @@ _kept: OrderedDict[UUID, Any] = OrderedDict()
 _KEPT = 64
 _lock = threading.Lock()
 _installed = False
-# Switched off by :func:`zenml_path_only` (tests and benchmarks compare both paths with it).
-_enabled = True
+# Off within ``zenml_path_only()`` (tests and benchmarks compare both paths with it).
+_switch = FastSwitch()
+zenml_path_only = _switch.zenml_path_only
 
 
 def install() -> None:
@@ -59,17 +60,6 @@ def install() -> None:
     store_internals.replace_update_run(_fast_update)
     store_internals.replace_get_run(_fast_get)
     _installed = True
-
-
-@contextlib.contextmanager
-def zenml_path_only() -> Iterator[None]:
-    """Within this block, runs are updated by ZenML's own method."""
-    global _enabled
-    previous, _enabled = _enabled, False
-    try:
-        yield
-    finally:
-        _enabled = previous
 
 
 def _keep(response: Any) -> None:
@@ -86,7 +76,7 @@ def _keeping_created(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def get_or_create_run(self: Any, *args: Any, **kwargs: Any) -> Any:
         run, created = original(self, *args, **kwargs)
-        if _enabled and _applies(self):  # kept only where the next update can use it
+        if _switch.on and _applies(self):  # kept only where the next update can use it
             _keep(run)
         return run, created
 
@@ -98,7 +88,7 @@ def _fast_update(original: Callable[..., Any]) -> Callable[..., Any]:
     def update_run(self: Any, run_id: UUID, run_update: Any) -> Any:
         with _lock:
             kept = _kept.pop(run_id, None)
-        fast = _enabled and _applies(self)
+        fast = _switch.on and _applies(self)
         response = None
         if kept is not None and fast and _is_plain(run_update):
             response = update(self, kept, run_update)
@@ -434,7 +424,7 @@ def _fast_get(original: Callable[..., Any]) -> Callable[..., Any]:
         include_full_metadata: bool = False,
         include_python_packages: bool = False,
     ) -> Any:
-        fast = _enabled and _applies(self)
+        fast = _switch.on and _applies(self)
         plain = fast and hydrate and not include_full_metadata and not include_python_packages
         if plain:
             with _lock:

@@ -21,12 +21,12 @@ choice through :func:`run_store`.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
+from kitaru_core.backend.fast_switch import FastSwitch
 from kitaru_core.backend.store.cache_lookup import ASK_ZENML
 from kitaru_core.backend.zenml_compat import store_internals
 
@@ -50,8 +50,9 @@ class RunStore(Protocol):
 
 
 _installed = False
-# Switched off by :func:`zenml_path_only` (tests and benchmarks compare both paths with it).
-_enabled = True
+# Off within ``zenml_path_only()`` (tests and benchmarks compare both paths with it).
+_switch = FastSwitch()
+zenml_path_only = _switch.zenml_path_only
 # The adapter of the running flow's store (see :func:`use_store`); ``None``: ZenML's code.
 _store: RunStore | None = None
 
@@ -75,17 +76,6 @@ def use_store(choose_store: Callable[[], RunStore]) -> None:
         _store = choose_store()
     except Exception:  # a store that cannot be told now: the run goes on, at ZenML's pace
         _store = None
-
-
-@contextlib.contextmanager
-def zenml_path_only() -> Iterator[None]:
-    """Within this block, cache lookups and cached step runs go through ZenML's own code."""
-    global _enabled
-    previous, _enabled = _enabled, False
-    try:
-        yield
-    finally:
-        _enabled = previous
 
 
 def _fast_lookup(original: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -137,7 +127,7 @@ def run_store(zen_store: Any) -> RunStore | None:
 def _store_keeping_cache_of(zen_store: Any) -> RunStore | None:
     """The adapter that answers the cache questions of ``zen_store``, or ``None`` when ZenML's
     own code does (switched off here, or see :func:`run_store`)."""
-    return run_store(zen_store) if _enabled else None
+    return run_store(zen_store) if _switch.on else None
 
 
 def _fast_path_applies(zen_store: Any) -> bool:

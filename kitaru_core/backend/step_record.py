@@ -36,16 +36,16 @@ transaction rolled back — goes through ZenML's own method.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from kitaru_core.backend import step_cache
+from kitaru_core.backend.fast_switch import FastSwitch
 from kitaru_core.backend.step_cache import RunStore
 from kitaru_core.backend.zenml_compat import schema, store_internals
 
@@ -55,8 +55,9 @@ _running: OrderedDict[UUID, Any] = OrderedDict()
 _RUNNING_KEPT = 256
 _lock = threading.Lock()
 _installed = False
-# Switched off by :func:`zenml_path_only` (tests and benchmarks compare both paths with it).
-_enabled = True
+# Off within ``zenml_path_only()`` (tests and benchmarks compare both paths with it).
+_switch = FastSwitch()
+zenml_path_only = _switch.zenml_path_only
 
 
 def install() -> None:
@@ -69,17 +70,6 @@ def install() -> None:
     store_internals.replace_update_run_step(_fast_update)
     store_internals.replace_create_artifact_version(_fast_artifact)
     _installed = True
-
-
-@contextlib.contextmanager
-def zenml_path_only() -> Iterator[None]:
-    """Within this block, computed calls are started and completed by ZenML's own methods."""
-    global _enabled
-    previous, _enabled = _enabled, False
-    try:
-        yield
-    finally:
-        _enabled = previous
 
 
 def _fast_create(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -132,7 +122,7 @@ def _recording_store(zen_store: Any) -> RunStore | None:
     """The run's adapter, which records the computed calls of ``zen_store`` (``SQLiteStore``
     on the local store it reads), or ``None`` when ZenML's own methods do: switched off here,
     or the run's store choice leaves them to ZenML (:func:`step_cache.run_store`)."""
-    return step_cache.run_store(zen_store) if _enabled else None
+    return step_cache.run_store(zen_store) if _switch.on else None
 
 
 def _is_running(response: Any) -> bool:
@@ -368,15 +358,16 @@ def _write_running(store: Any, request: Any, user_id: UUID) -> _Running | None:
         inputs = _input_rows(request, step.id)
         if inputs is None:
             return None
-        connection.execute(insert(_core("step_run")), _values("step_run", step))
+        step_table = schema.core_table("step_run")
+        connection.execute(insert(step_table), schema.row_values("step_run", step))
         cache_record.insert_configuration(connection, request, step.id)
         if parents:
             connection.execute(
-                insert(_core("step_run_parents")),
+                insert(schema.core_table("step_run_parents")),
                 [{"parent_id": parent, "child_id": step.id} for parent in parents],
             )
         if inputs:
-            connection.execute(insert(_core("step_run_input_artifact")), inputs)
+            connection.execute(insert(schema.core_table("step_run_input_artifact")), inputs)
     finalized = facts.configuration.finalize_substitutions(start_time=run.start_time)
     substitutions = {**finalized, **request.dynamic_config.config.substitutions}
     return _Running(step, parents, inputs, substitutions)
@@ -433,26 +424,12 @@ def _input_rows(request: Any, step_id: UUID) -> list[dict[str, Any]] | None:
     return rows
 
 
-def _core(name: str) -> Any:
-    return schema.core_table(name)
-
-
-def _values(table: str, row: Any) -> dict[str, Any]:
-    """The column values of a ZenML schema instance, as the ORM would insert them."""
-    return {column.name: getattr(row, column.name) for column in _core(table).columns}
-
-
 def _running_response(request: Any, written: _Running, versions: dict[UUID, Any], user: Any) -> Any:
     """The response ZenML's ``to_model`` gives for the rows just written."""
     from zenml.enums import ExecutionStatus, StepRunInputArtifactType
-    from zenml.models import (
-        StepRunResponse,
-        StepRunResponseBody,
-        StepRunResponseMetadata,
-        StepRunResponseResources,
-    )
 
-    step, compiled = written.step, request.dynamic_config
+    from kitaru_core.backend import cache_record
+
     inputs: dict[str, list[Any]] = {}
     for link in written.inputs:
         inputs.setdefault(link["name"], []).append(
@@ -466,42 +443,13 @@ def _running_response(request: Any, written: _Running, versions: dict[UUID, Any]
         )
     for items in inputs.values():
         items.sort(key=lambda item: item.index or 0)
-    return StepRunResponse(
-        id=step.id,
-        name=step.name,
-        body=StepRunResponseBody(
-            user_id=step.user_id,
-            project_id=step.project_id,
-            type=compiled.config.step_type,
-            status=ExecutionStatus.RUNNING,
-            version=step.version,
-            is_retriable=step.is_retriable,
-            start_time=step.start_time,
-            end_time=step.end_time,
-            latest_heartbeat=step.latest_heartbeat,
-            created=step.created,
-            updated=step.updated,
-            model_version_id=step.model_version_id,
-            resource_request_id=step.resource_request_id,
-            substitutions=written.substitutions,
-            heartbeat_threshold=step.heartbeat_threshold,
-        ),
-        metadata=StepRunResponseMetadata(
-            config=compiled.config.model_copy(update={"substitutions": written.substitutions}),
-            spec=compiled.spec,
-            cache_key=step.cache_key,
-            cache_expires_at=step.cache_expires_at,
-            code_hash=step.code_hash,
-            docstring=step.docstring,
-            source_code=step.source_code,
-            exception_info=None,
-            snapshot_id=step.snapshot_id,
-            pipeline_run_id=step.pipeline_run_id,
-            original_step_run_id=None,
-            parent_step_ids=written.parents,
-            run_metadata={},
-        ),
-        resources=StepRunResponseResources(
-            user=user, model_version=None, log_collection=[], inputs=inputs, outputs={}
-        ),
+    return cache_record.step_response(
+        written.step,
+        request.dynamic_config,
+        ExecutionStatus.RUNNING,
+        substitutions=written.substitutions,
+        parent_ids=written.parents,
+        user=user,
+        inputs=inputs,
+        outputs={},
     )

@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from kitaru_core.backend import run_record, step_cache, step_record
 from kitaru_core.backend.zenml_compat import store_internals
 
 # Step arguments up to this many bytes of JSON are stored as step parameters in the run's
@@ -33,6 +32,10 @@ def apply(client: Any) -> None:
     _memoize_source_hashes()
     _activate_integrations_once()
     _sqlite_wal(client)
+    # Imported here, not above: reads on the fast path import this module without running a
+    # flow, and these three cost ~18 ms to import.
+    from kitaru_core.backend import run_record, step_cache, step_record
+
     # Cache hits on a local SQLite store: an indexed lookup and a direct record of the cached
     # call, writing the very rows ZenML writes (any other store keeps ZenML's code).
     step_cache.install()

@@ -7,7 +7,6 @@ on its way out of every command, ``kitaru --help`` included.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 _ENGINE_PACKAGE = "zenml"
@@ -37,6 +36,8 @@ def open_engine() -> None:
 
 
 def _tidy_logging(root_level: int) -> None:
+    import logging  # here, not above: ``kitaru --help`` imports this module
+
     from kitaru_core.backend.zenml_compat.console import is_zenml_console_handler
 
     root = logging.getLogger()

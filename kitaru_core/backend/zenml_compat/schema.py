@@ -355,6 +355,12 @@ def core_table(name: str) -> Any:
     return table
 
 
+def row_values(name: str, row: Any) -> dict[str, Any]:
+    """The column values of a ZenML schema instance for table ``name``, as the ORM would
+    insert them (what the fast writers pass to a Core ``insert``)."""
+    return {column.name: getattr(row, column.name) for column in core_table(name).columns}
+
+
 def _build_core_table(spec: TableSpec) -> Any:
     import sqlalchemy as sa
 
