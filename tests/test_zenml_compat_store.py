@@ -301,3 +301,40 @@ def test_the_fast_path_schema_matches_zenml_schema_classes(table: str) -> None:
     theirs = SQLModel.metadata.tables[table].columns
     for column in schema.core_table(table).columns:
         assert sql_type(column) == sql_type(theirs[column.name]), f"{table}.{column.name}"
+
+
+_CONFIG_SCRIPT = """
+import sys, uuid
+from zenml.config.global_config import GlobalConfiguration
+from kitaru_core.backend.zenml_compat import store_internals
+if sys.argv[1] == "worker":
+    store_internals.keep_global_config_unwritten()
+GlobalConfiguration().active_stack_id = uuid.uuid4()  # ZenML writes the file on any change
+"""
+
+
+def test_a_worker_never_writes_the_global_config_back(zenml_client: Any, tmp_path: Any) -> None:
+    """A worker's stale settings must not undo a ``stacks use`` made after it started; the
+    same change in an ordinary process does reach the file (so this test can fail)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(os.environ["ZENML_CONFIG_PATH"]) / "config.yaml"
+    changed = {}
+    for kind in ("worker", "ordinary"):
+        folder = tmp_path / kind
+        folder.mkdir()
+        shutil.copy(source, folder / "config.yaml")
+        before = (folder / "config.yaml").read_text()
+        subprocess.run(
+            [sys.executable, "-c", _CONFIG_SCRIPT, kind],
+            # Kitaru points ZenML at its own config dir (importing ZenML imports Kitaru's hooks).
+            env={**os.environ, "KITARU_CONFIG_PATH": str(folder), "ZENML_CONFIG_PATH": str(folder)},
+            check=True,
+            timeout=300,
+        )
+        changed[kind] = (folder / "config.yaml").read_text() != before
+    assert changed == {"worker": False, "ordinary": True}

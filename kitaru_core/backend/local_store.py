@@ -144,25 +144,30 @@ def _persisted_sql_url(config: dict[str, Any]) -> str | None:
 
 
 def _zenml_global_config() -> dict[str, Any]:
-    """ZenML's global config (store, active project and stack), re-read when it changes."""
+    """ZenML's global config (store, active project and stack), parsed again when it changes.
+
+    Keyed on the file's bytes, not its ``stat``: ZenML rewrites the file in place, and a new
+    active stack id has the same length, so size and inode stay; only the time would tell, and
+    a coarse file clock can give two writes the same one. Reading a few hundred bytes costs
+    microseconds; parsing them is what the cache saves.
+    """
     import yaml
 
     path = Path(os.environ["ZENML_CONFIG_PATH"]) / "config.yaml"
     try:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        cached = _configs.get(key)
+        raw = path.read_bytes()
+        cached = _configs.get(raw)
         if cached is None:
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())
+            loaded = yaml.load(raw, Loader=_yaml_loader())
             cached = loaded if isinstance(loaded, dict) else {}
             _configs.clear()
-            _configs[key] = cached
+            _configs[raw] = cached
     except (OSError, yaml.YAMLError):
         return {}
     return dict(cached)
 
 
-_configs: dict[tuple[str, int, int, int], dict[str, Any]] = {}
+_configs: dict[bytes, dict[str, Any]] = {}
 
 
 def _yaml_loader() -> Any:

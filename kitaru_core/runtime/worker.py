@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KitaruError, OSError) as exc:
         reporter.send({"error": translate_exception(exc).to_dict(portable=True)})
         return 1
+    from kitaru_core.backend.zenml_compat.store_internals import keep_global_config_unwritten
+
+    keep_global_config_unwritten()  # the user's settings are not a worker's to write back
     return 0 if run_job_safely(job, reporter) else 1
 
 

@@ -48,10 +48,12 @@ def _warm() -> None:
     from zenml.utils.code_repository_utils import find_active_code_repository
 
     from kitaru_core.backend.bootstrap import zenml_client
-    from kitaru_core.backend.zenml_compat import warmup
+    from kitaru_core.backend.zenml_compat import store_internals, warmup
     from kitaru_core.runtime import launcher, loader, worker  # noqa: F401 - imported to warm
 
     client = zenml_client()
+    # The workers forked from here must not write back the configuration read now.
+    store_internals.keep_global_config_unwritten()
     _ = client.active_stack  # imports the stack's component flavors
     warmup.capture_run_environment()  # the installed-packages list, cached per process
     integration_registry.activate_integrations()

@@ -2,7 +2,8 @@
 
 Each function wraps one internal name: an ORM schema class (``zenml.zen_stores.schemas``), the
 SQL store's ``Session``, ``create_run_step``, ``update_run_step``, ``update_run``,
-``get_run``, ``get_or_create_run``, ``_get_active_user`` and ``_cached_onboarding_state``, the
+``get_run``, ``get_or_create_run``, ``_get_active_user``, ``_cached_onboarding_state`` and
+``GlobalConfiguration._write_config``, the
 cache lookup of ``zenml.orchestrators.cache_utils``, and the methods
 :mod:`kitaru_core.backend.tuning` replaces.
 ``tests/test_zenml_compat_store.py`` checks every one of them against the installed ZenML, so an
@@ -104,6 +105,24 @@ def replace_activate_integrations(make: Wrap) -> None:
     original = registry_type.activate_integrations
     if not getattr(original, "__kitaru_once__", False):
         registry_type.activate_integrations = make(original)  # type: ignore[method-assign]
+
+
+def keep_global_config_unwritten() -> None:
+    """From now on, this process never writes ZenML's global configuration file.
+
+    For detached workers: they run with the configuration read when their pool started, and
+    ZenML rewrites the whole file whenever it changes a setting in memory — for instance
+    ``Stack.from_model`` records the stack a run uses as "active" when that stack's model is
+    newer than the cached one. A worker would then put back the active stack (or project) it
+    started with, undoing a ``kitaru stacks use`` made since. A worker has nothing to persist
+    there: its run's stack and project are pinned for it.
+    """
+    from zenml.config.global_config import GlobalConfiguration
+
+    def _write_config(self: Any) -> None:
+        return None
+
+    GlobalConfiguration._write_config = _write_config  # type: ignore[method-assign]
 
 
 # ------------------------------------------------------------------------- store and schema
